@@ -1,0 +1,274 @@
+"""The GRADIEND model: a one-neuron encoder over base-model gradients and a linear decoder back to them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import transformers.initialization as init
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_gradiend import GradiendConfig
+from .errors import LatentDimError
+from .gradients.selection import ParameterSelection
+
+IMPORTANCE_PARTS = ("encoder-weight", "decoder-weight", "decoder-bias", "decoder-sum")
+
+_ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "id": lambda x: x,
+    "relu": F.relu,
+    "sigmoid": torch.sigmoid,
+    "gelu": F.gelu,
+    "silu": F.silu,
+}
+
+
+@dataclass
+class GradiendOutput(ModelOutput):
+    """
+    Output of [`GradiendModel.forward`].
+
+    Args:
+        loss (`torch.Tensor`, *optional*): MSE between `reconstruction` and the targets, when targets are given.
+        encoding (`torch.Tensor` of shape `(batch, latent_dim)`): The encoder's output `h`.
+        reconstruction (`torch.Tensor` of shape `(batch, input_dim)`): The decoder's output `dec(h)`.
+    """
+
+    loss: torch.Tensor | None = None
+    encoding: torch.Tensor | None = None
+    reconstruction: torch.Tensor | None = None
+
+
+class GradiendPreTrainedModel(PreTrainedModel):
+    config_class = GradiendConfig
+    base_model_prefix = "gradiend"
+    main_input_name = "gradients"
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # The encoder starts like `nn.Linear`; the decoder's weight and bias are uniform in ±max|w_e|. Children are
+        # visited in order, so the encoder is ready when the decoder is reached. `init.*` skips loaded tensors.
+        if module is getattr(self, "encoder", None):
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            bound = 1 / math.sqrt(module.in_features)
+            init.uniform_(module.bias, -bound, bound)
+        elif module is getattr(self, "decoder", None):
+            bound = float(self.encoder.weight.detach().abs().max())
+            init.uniform_(module.weight, -bound, bound)
+            if module.bias is not None:
+                init.uniform_(module.bias, -bound, bound)
+
+
+class GradiendModel(GradiendPreTrainedModel):
+    r"""
+    A GRADIEND direction: `h = act_e(W_e x + b_e)` reads a gradient vector `x` over the selected base weights, and
+    `dec(h) = act_d(W_d h + b_d)` reconstructs a target gradient. `dec(h)` doubles as a weight update of the base
+    model: `θ' = θ + α · dec(h)`.
+
+    Coordinates are *base-global*: index `i` is element `i` of the concatenated, flattened selected parameters (see
+    [`ParameterSelection`]). After pruning the model keeps `input_dim` of them, listed in the buffer `coordinates`.
+
+    Example:
+
+    ```python
+    >>> from transformers import AutoModel
+    >>> import hf_gradiend  # registers the "gradiend" model type
+    >>> direction = AutoModel.from_pretrained("path/to/direction")
+    >>> h = direction.encode(gradients)          # (batch, 1), ≈ +1 for the first class, -1 for the second
+    >>> deltas = direction.update_for(1.0)      # {param_name: tensor in the base shape}
+    ```
+    """
+
+    def __init__(self, config: GradiendConfig):
+        super().__init__(config)
+        self.encoder = nn.Linear(config.input_dim, config.latent_dim)
+        self.decoder = nn.Linear(config.latent_dim, config.input_dim, bias=config.decoder_bias)
+        if config.pruned:
+            self.register_buffer("coordinates", torch.zeros(config.input_dim, dtype=torch.long))
+        self.post_init()
+
+    # ----------------------------------------------------------------------------------------------------- layout
+    @property
+    def selection(self) -> ParameterSelection | None:
+        """The base parameters the direction covers, or `None` when the config does not record them."""
+        if not self.config.param_names:
+            return None
+        return ParameterSelection(
+            tuple(self.config.param_names), tuple(tuple(s) for s in self.config.param_shapes)
+        )
+
+    @property
+    def kept_coordinates(self) -> torch.Tensor:
+        """Base-global indices of the coordinates this model reads and writes (all of them when unpruned)."""
+        if self.config.pruned:
+            return self.coordinates
+        return torch.arange(self.config.input_dim, device=self.encoder.weight.device)
+
+    def check_base_model(self, base_model: nn.Module) -> None:
+        """
+        Raise [`ParameterMismatchError`] if `base_model` does not have the parameters (names and shapes) this
+        direction was learned on; the message names the first one that differs.
+        """
+        selection = self.selection
+        if selection is None:
+            raise ValueError("This direction records no parameter map (config.param_names); it cannot be checked.")
+        selection.check(base_model)
+
+    # ---------------------------------------------------------------------------------------------------- compute
+    def encode(self, gradients: torch.Tensor) -> torch.Tensor:
+        """Encode gradients of shape `(batch, input_dim)` into `h` of shape `(batch, latent_dim)`."""
+        gradients = gradients.to(self.encoder.weight.dtype)
+        return _ACTIVATIONS[self.config.activation_encoder](self.encoder(gradients))
+
+    def decode(self, h: torch.Tensor | float) -> torch.Tensor:
+        """
+        Decode `h` into gradient space. A number is read as `h` for a single example (latent_dim 1 only).
+
+        Returns:
+            `torch.Tensor` of shape `(batch, input_dim)` (or `(input_dim,)` for a number).
+        """
+        if not torch.is_tensor(h):
+            self._require_scalar_latent("decode(h) with a number")
+            out = self.decoder(torch.full((1, 1), float(h), dtype=self.decoder.weight.dtype, device=self.device))
+            return _ACTIVATIONS[self.config.activation_decoder](out)[0]
+        return _ACTIVATIONS[self.config.activation_decoder](self.decoder(h.to(self.decoder.weight.dtype)))
+
+    def forward(self, gradients: torch.Tensor, targets: torch.Tensor | None = None, **kwargs) -> GradiendOutput:
+        """
+        Args:
+            gradients (`torch.Tensor` of shape `(batch, input_dim)`): Source gradients.
+            targets (`torch.Tensor` of shape `(batch, input_dim)`, *optional*): Target gradients; gives the MSE loss.
+        """
+        encoding = self.encode(gradients)
+        reconstruction = self.decode(encoding)
+        loss = None
+        if targets is not None:
+            loss = F.mse_loss(reconstruction, targets.to(reconstruction.dtype))
+        return GradiendOutput(loss=loss, encoding=encoding, reconstruction=reconstruction)
+
+    @torch.no_grad()
+    def update_for(self, h: float, alpha: float = 1.0) -> dict[str, torch.Tensor]:
+        """
+        The weight update `alpha · dec(h)` as per-parameter tensors in the base model's shapes.
+
+        Coordinates pruned away get zero. Add each tensor to the base parameter of the same name to rewrite it.
+
+        Args:
+            h (`float`): Feature value; +1 is the first class, -1 the second, 0 the decoder bias alone.
+            alpha (`float`, *optional*, defaults to 1.0): Step size (learning rate) of the update.
+
+        Returns:
+            `dict[str, torch.Tensor]` mapping parameter names to deltas.
+        """
+        self._require_scalar_latent("update_for(h)")
+        selection = self._require_selection()
+        values = alpha * self.decode(float(h))
+        if not self.config.pruned:
+            return selection.split(values)
+        full = torch.zeros(selection.num_coordinates, dtype=values.dtype, device=values.device)
+        full[self.coordinates] = values
+        return selection.split(full)
+
+    # ------------------------------------------------------------------------------------------------- importance
+    @torch.no_grad()
+    def importance(self, part: str = "decoder-weight") -> torch.Tensor:
+        """
+        Importance of each kept coordinate.
+
+        Args:
+            part (`str`): `"encoder-weight"` (L1 of `W_e`'s column), `"decoder-weight"` (L1 of `W_d`'s row),
+                `"decoder-bias"` (`|b_d|`) or `"decoder-sum"` (`|Σ_k W_d + b_d|`).
+
+        Returns:
+            `torch.Tensor` of shape `(input_dim,)`, aligned with [`kept_coordinates`].
+        """
+        if part == "encoder-weight":
+            return self.encoder.weight.abs().sum(dim=0)
+        if part == "decoder-weight":
+            return self.decoder.weight.abs().sum(dim=1)
+        if part in ("decoder-bias", "decoder-sum") and self.decoder.bias is None:
+            raise ValueError(f"part={part!r} needs a decoder bias, but this direction has decoder_bias=False.")
+        if part == "decoder-bias":
+            return self.decoder.bias.abs()
+        if part == "decoder-sum":
+            return (self.decoder.weight.sum(dim=1) + self.decoder.bias).abs()
+        raise ValueError(f"part={part!r} is not one of {', '.join(IMPORTANCE_PARTS)}.")
+
+    @torch.no_grad()
+    def topk(self, k: int | float, part: str = "decoder-weight") -> torch.Tensor:
+        """
+        Base-global coordinates of the `k` most important weights, most important first.
+
+        Args:
+            k (`int` or `float`): A count, or a fraction in (0, 1) of the kept coordinates.
+            part (`str`): See [`importance`].
+        """
+        scores = self.importance(part)
+        count = _resolve_count(k, scores.numel())
+        order = torch.topk(scores.float(), count, sorted=True).indices
+        return self.kept_coordinates[order]
+
+    # -------------------------------------------------------------------------------------------------- internals
+    def _require_scalar_latent(self, what: str) -> None:
+        if self.config.latent_dim != 1:
+            raise LatentDimError(
+                f"{what} reads h as one number, but this direction has latent_dim={self.config.latent_dim}. "
+                "Pass an h tensor of shape (batch, latent_dim) to decode(), or train with latent_dim=1."
+            )
+
+    def _require_selection(self) -> ParameterSelection:
+        selection = self.selection
+        if selection is None:
+            raise ValueError(
+                "This direction records no parameter map (config.param_names), so its update has no base shapes. "
+                "Create it with GradiendModel.for_base_model(...) or a GradiendTrainer."
+            )
+        return selection
+
+    @classmethod
+    def for_base_model(
+        cls,
+        base_model: nn.Module,
+        selection: ParameterSelection,
+        coordinates: torch.Tensor | None = None,
+        **config_kwargs,
+    ) -> GradiendModel:
+        """
+        A freshly initialised direction over `selection` of `base_model`, with the base model's provenance recorded.
+
+        Args:
+            base_model (`PreTrainedModel`): The model the gradients come from.
+            selection (`ParameterSelection`): The covered parameters.
+            coordinates (`torch.Tensor`, *optional*): Base-global coordinates to keep (a pruned direction).
+            config_kwargs: Further [`GradiendConfig`] fields (`feature_classes`, `source`, `objective`, ...).
+        """
+        base_config = getattr(base_model, "config", None)
+        revision = getattr(base_config, "_commit_hash", None)
+        config = GradiendConfig(
+            input_dim=selection.num_coordinates if coordinates is None else int(coordinates.numel()),
+            base_model_name_or_path=getattr(base_config, "_name_or_path", None) or None,
+            base_model_revision=revision,
+            base_model_architecture=type(base_model).__name__,
+            param_names=list(selection.names),
+            param_shapes=[list(s) for s in selection.shapes],
+            param_fingerprint=selection.fingerprint,
+            pruned=coordinates is not None,
+            **config_kwargs,
+        )
+        model = cls(config)
+        if coordinates is not None:
+            model.coordinates.copy_(coordinates.to(torch.long))
+        return model
+
+
+def _resolve_count(k: int | float, total: int) -> int:
+    if isinstance(k, float) and 0 < k < 1:
+        return max(1, int(round(k * total)))
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"k={k!r} must be a positive count or a fraction in (0, 1).")
+    return min(int(k), total)
