@@ -7,6 +7,7 @@ trainer) load on first use.
 from __future__ import annotations
 
 import importlib
+
 from transformers import AutoConfig, AutoModel
 
 from .configuration_gradiend import GradiendConfig

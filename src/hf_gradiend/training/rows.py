@@ -40,6 +40,21 @@ def as_dataset(rows: Any, name: str = "rows") -> Dataset:
     return dataset
 
 
+def as_neutral_dataset(texts: Any) -> Dataset | None:
+    """Neutral texts (a `Dataset` with a `text` column, or a list of strings) as a `Dataset`; `None` stays `None`."""
+    if texts is None:
+        return None
+    if isinstance(texts, Dataset):
+        dataset = texts
+    elif isinstance(texts, Sequence) and not isinstance(texts, str):
+        dataset = Dataset.from_dict({"text": list(texts)})
+    else:
+        raise TypeError(f"Neutral data must be a Dataset or a list of strings, not {type(texts).__name__}.")
+    if "text" not in dataset.column_names:
+        raise ValueError(f"Neutral data needs a 'text' column; it has {dataset.column_names}.")
+    return dataset
+
+
 def infer_feature_classes(dataset: Dataset) -> list[str]:
     """The two factual classes in order of first appearance; an error unless there are exactly two."""
     seen: dict[str, None] = {}
@@ -91,6 +106,7 @@ class GradientGroups(torch.utils.data.Dataset):
             self.groups += [indices[i:i + group_size] for i in range(0, len(indices), group_size)]
         if not self.groups:
             raise ValueError("There are no training rows to group.")
+        self.dataset = dataset
         self.columns = {c: dataset[c] for c in ("masked", "factual", "alternative")}
         self.labels = labels
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
@@ -16,7 +16,14 @@ from ..gradients.engine import GradientEngine
 from ..gradients.selection import select_parameters
 from ..modeling_gradiend import GradiendModel
 from .arguments import GradiendTrainingArguments
-from .rows import GradientGroups, as_dataset, collate_groups, infer_feature_classes, labels_for
+from .rows import (
+    GradientGroups,
+    as_dataset,
+    as_neutral_dataset,
+    collate_groups,
+    infer_feature_classes,
+    labels_for,
+)
 
 
 class GradiendTrainer(Trainer):
@@ -37,6 +44,8 @@ class GradiendTrainer(Trainer):
         processing_class (`PreTrainedTokenizerBase`, *optional*): The base model's tokenizer.
         model ([`GradiendModel`], *optional*): A direction to continue training; a new one is created otherwise.
         feature_classes (`list[str]`, *optional*): The two classes, +1 first; inferred from the rows when omitted.
+        eval_neutral_data (`datasets.Dataset` with a `text` column, or `list[str]`, *optional*):
+            Feature-neutral texts for evaluation (encoder neutral means, language-modelling score).
         callbacks (`list[TrainerCallback]`, *optional*): Trainer callbacks.
 
     Example:
@@ -59,12 +68,14 @@ class GradiendTrainer(Trainer):
         processing_class: PreTrainedTokenizerBase | None = None,
         model: GradiendModel | None = None,
         feature_classes: Sequence[str] | None = None,
+        eval_neutral_data: Any = None,
         callbacks: list | None = None,
         **kwargs,
     ):
         args = args if args is not None else GradiendTrainingArguments(output_dir="gradiend_output")
         if not isinstance(args, GradiendTrainingArguments):
             raise TypeError(f"args must be GradiendTrainingArguments, not {type(args).__name__}.")
+        self.data = train_dataset if isinstance(train_dataset, DatasetDict) else None
         if isinstance(train_dataset, DatasetDict):
             eval_dataset = eval_dataset if eval_dataset is not None else train_dataset.get("validation")
             train_dataset = train_dataset["train"]
@@ -95,6 +106,7 @@ class GradiendTrainer(Trainer):
                 target=args.target, objective=objective,
             )
         self.eval_rows = eval_rows
+        self.eval_neutral_data = as_neutral_dataset(eval_neutral_data)
         train_groups = (
             GradientGroups(train_rows, self.feature_classes, args.gradient_batch_size, args.seed)
             if train_rows is not None else None
@@ -183,6 +195,20 @@ class GradiendTrainer(Trainer):
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+    def split_rows(self, split: str) -> Dataset:
+        """
+        Rows of `split` (`"train"`, `"validation"` or `"test"`) from the data the trainer was given: a `DatasetDict`'s
+        split, or `train_dataset`/`eval_dataset` for `"train"`/`"validation"`.
+        """
+        if self.data is not None and split in self.data:
+            return as_dataset(self.data[split], split)
+        if split == "validation" and self.eval_rows is not None:
+            return self.eval_rows
+        if split == "train" and self.train_dataset is not None:
+            return self.train_dataset.dataset
+        available = list(self.data) if self.data is not None else ["train", "validation"]
+        raise ValueError(f"No rows for split {split!r}; available: {available}. Pass a DatasetDict with that split.")
 
     def get_model(self) -> GradiendModel:
         """The trained direction (unwrapped from any distributed wrapper)."""
