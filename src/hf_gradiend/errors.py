@@ -13,3 +13,7 @@ class ParameterMismatchError(GradiendError):
 
 class LatentDimError(GradiendError):
     """An operation that reads `h` as one number met a direction with `latent_dim` other than 1."""
+
+
+class IncompatibleDirectionsError(GradiendError):
+    """Directions learned on different base models or parameter selections are compared coordinate by coordinate."""
