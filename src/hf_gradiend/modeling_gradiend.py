@@ -174,6 +174,22 @@ class GradiendModel(GradiendPreTrainedModel):
         full[self.coordinates] = values
         return selection.split(full)
 
+    @torch.no_grad()
+    def flip_sign_(self) -> GradiendModel:
+        """
+        Swap which class encodes as +1, in place, without changing what the decoder produces for a text: negate
+        `w_e`, `b_e` and `w_d` and keep `b_d`. With an odd encoder activation (tanh) the new `h` is `-h` and
+        `dec(-h) = W_d h + b_d` is the old reconstruction.
+        """
+        if self.config.activation_encoder not in ("tanh", "id"):
+            raise ValueError(
+                f"flip_sign_ needs an odd encoder activation (tanh or id), not {self.config.activation_encoder!r}."
+            )
+        self.encoder.weight.neg_()
+        self.encoder.bias.neg_()
+        self.decoder.weight.neg_()
+        return self
+
     # ------------------------------------------------------------------------------------------------- importance
     @torch.no_grad()
     def importance(self, part: str = "decoder-weight") -> torch.Tensor:

@@ -73,6 +73,9 @@ class TextObjective:
 
     name: str = ""
     pass_position_ids: bool = False
+    """Pass position ids counted over real tokens, so left padding does not shift positions."""
+    padding_side: str | None = None
+    """Fixed padding side, or `None` to follow the tokenizer."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, placeholder: str = DEFAULT_PLACEHOLDER):
         if not getattr(tokenizer, "is_fast", True):
@@ -121,14 +124,14 @@ class TextObjective:
 
     # ---------------------------------------------------------------------------------------------------- batches
     def collate(self, texts: Sequence[EncodedText]) -> TextBatch:
-        """Pad `texts` to the longest one (on the tokenizer's padding side) and index every target piece."""
+        """Pad `texts` to the longest one and index every target piece."""
         if not texts:
             raise ValueError("Cannot build a batch from zero texts.")
         pad_id = self.tokenizer.pad_token_id
         if pad_id is None:
             pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         width = max(len(t.input_ids) for t in texts)
-        left = self.tokenizer.padding_side == "left"
+        left = (self.padding_side or self.tokenizer.padding_side) == "left"
         input_ids = torch.full((len(texts), width), pad_id, dtype=torch.long)
         attention = torch.zeros((len(texts), width), dtype=torch.long)
         rows, positions, pieces = [], [], []
@@ -165,9 +168,15 @@ class TextObjective:
 
 
 class MaskedLMObjective(TextObjective):
-    """Masked-LM objective: one mask token per piece of the word, the loss read at the mask positions."""
+    """
+    Masked-LM objective: one mask token per piece of the word, the loss read at the mask positions.
+
+    Batches are always padded on the right: encoder models number positions from the first token, so right padding
+    with an attention mask is exact for absolute (BERT) and padding-aware (RoBERTa) position schemes alike.
+    """
 
     name = "masked_lm"
+    padding_side = "right"
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, placeholder: str = DEFAULT_PLACEHOLDER):
         super().__init__(tokenizer, placeholder)
@@ -185,7 +194,12 @@ class MaskedLMObjective(TextObjective):
 
 
 class CausalLMObjective(TextObjective):
-    """Causal-LM objective: the text is cut after the word; each piece is scored as the next token."""
+    """
+    Causal-LM objective: the text is cut after the word; each piece is scored as the next token.
+
+    Batches follow the tokenizer's padding side; position ids are counted over real tokens, so left and right padding
+    give the same gradients as a text alone.
+    """
 
     name = "causal_lm"
     pass_position_ids = True

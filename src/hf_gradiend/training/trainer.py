@@ -150,6 +150,19 @@ class GradiendTrainer(Trainer):
         # The base model's passes dominate and are not GRADIEND's parameters; report the direction's own matmuls.
         return 6 * len(inputs["masked"]) * self.accelerator.unwrap_model(self.model).num_parameters()
 
+    def train(self, *args, **kwargs):
+        """
+        Run the Trainer loop, then orient the direction: if the validation correlation is negative, flip its sign
+        (output-preserving, see [`GradiendModel.flip_sign_`]) so the first feature class encodes as +1.
+        """
+        output = super().train(*args, **kwargs)
+        if self.eval_rows is not None and len(self.eval_rows):
+            h = self.encode_rows(self.eval_rows)
+            labels = torch.tensor(labels_for(self.eval_rows, self.feature_classes))
+            if encoder_metrics(h, labels, self.feature_classes)["correlation"] < 0:
+                self.get_model().flip_sign_()
+        return output
+
     # ------------------------------------------------------------------------------------------------- evaluation
     @torch.no_grad()
     def encode_rows(self, rows: Any, batch_size: int | None = None) -> torch.Tensor:

