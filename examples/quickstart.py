@@ -6,6 +6,7 @@ This first version runs on a tiny BERT built in memory, so it needs no download 
 from __future__ import annotations
 
 import argparse
+
 import transformers
 
 from hf_gradiend import GradiendTrainer, GradiendTrainingArguments
