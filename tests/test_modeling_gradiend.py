@@ -21,7 +21,9 @@ from hf_gradiend.testing_utils import tiny_bert, tiny_wordpiece_tokenizer
 def _direction(base, coordinates=None, **kwargs) -> GradiendModel:
     selection = select_parameters(base, ["*.layer.1.output.*"])
     torch.manual_seed(0)
-    return GradiendModel.for_base_model(base, selection, coordinates=coordinates, feature_classes=["3SG", "3PL"], **kwargs)
+    return GradiendModel.for_base_model(
+        base, selection, coordinates=coordinates, feature_classes=["3SG", "3PL"], **kwargs
+    )
 
 
 def test_config_rejects_bad_values():

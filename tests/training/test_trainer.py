@@ -31,7 +31,9 @@ def test_trainer_learns_a_separating_direction_on_tiny_bert(bert, rows, tmp_path
     train, test = _split(rows)
     base = copy.deepcopy(bert[0])
     before = {n: p.detach().clone() for n, p in base.named_parameters()}
-    trainer = GradiendTrainer(base, args=_args(tmp_path), train_dataset=train, eval_dataset=test, processing_class=bert[1])
+    trainer = GradiendTrainer(
+        base, args=_args(tmp_path), train_dataset=train, eval_dataset=test, processing_class=bert[1]
+    )
     trainer.train()
     metrics = trainer.evaluate()
     assert metrics["eval_correlation"] > 0.9  # oriented: the first class (3SG) encodes as +1
