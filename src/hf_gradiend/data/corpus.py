@@ -13,7 +13,9 @@ from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
 BUNDLED = {"wordnet": "wordnet_examples.txt"}
 """Corpora shipped with the package, by name."""
 
-FILE_BUILDERS = {".txt": "text", ".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+FILE_BUILDERS = {
+    ".txt": "text", ".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet",
+}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[^\W\d_a-z])|\n+")
 

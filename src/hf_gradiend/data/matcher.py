@@ -157,7 +157,7 @@ class TargetMatcher:
 
     def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         """Batched `datasets.map` function: texts (column `text`) in, one row per accepted occurrence out."""
-        texts = batch["text"]
+        texts = [t if isinstance(t, str) else "" for t in batch["text"]]
         out: dict[str, list[Any]] = {c: [] for c in MATCH_COLUMNS}
         for index, occurrences in enumerate(self.occurrences(texts)):
             text = texts[index]

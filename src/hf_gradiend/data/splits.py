@@ -15,9 +15,13 @@ SPLITS = ("train", "validation", "test")
 def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
     """Validate `(train, validation, test)` ratios: three non-negative numbers summing to 1, train positive."""
     if len(ratios) != 3 or any(not isinstance(r, int | float) or r < 0 for r in ratios):
-        raise ValueError(f"split_ratios={tuple(ratios)!r} must be three non-negative numbers (train, validation, test).")
+        raise ValueError(
+            f"split_ratios={tuple(ratios)!r} must be three non-negative numbers (train, validation, test)."
+        )
     if not math.isclose(sum(ratios), 1.0, abs_tol=1e-6) or ratios[0] <= 0:
-        raise ValueError(f"split_ratios={tuple(ratios)!r} must sum to 1 with a positive train ratio, e.g. (0.8, 0.1, 0.1).")
+        raise ValueError(
+            f"split_ratios={tuple(ratios)!r} must sum to 1 with a positive train ratio, e.g. (0.8, 0.1, 0.1)."
+        )
     return tuple(float(r) for r in ratios)
 
 
@@ -51,9 +55,9 @@ def split_by_vocabulary(words: Sequence[str], ratios: Sequence[float], class_id:
     positive = [i for i, r in enumerate(ratios) if r > 0]
     if len(counts) < len(positive):
         raise ValueError(
-            f"A vocabulary-held-out split of class {class_id!r} needs at least {len(positive)} distinct words (one per "
-            f"split), but its rows contain only {sorted(counts)}. Add target words to the class, or use the row split "
-            "(held_out_vocabulary=False)."
+            f"A vocabulary-held-out split of class {class_id!r} needs at least {len(positive)} distinct words (one "
+            f"per split), but its rows contain only {sorted(counts)}. Add target words to the class, or use the row "
+            "split (held_out_vocabulary=False)."
         )
     order = sorted(counts, key=lambda w: (-counts[w], zlib.crc32(f"{seed}:{w}".encode())))
     total = len(words)
