@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["HF_GRADIEND_CACHE"] = tempfile.mkdtemp(prefix="hf_gradiend_test_cache_")  # never the user's cache
 
 import random  # noqa: E402
 

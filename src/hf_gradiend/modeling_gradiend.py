@@ -225,9 +225,30 @@ class GradiendModel(GradiendPreTrainedModel):
             part (`str`): See [`importance`].
         """
         scores = self.importance(part)
-        count = _resolve_count(k, scores.numel())
+        count = resolve_count(k, scores.numel())
         order = torch.topk(scores.float(), count, sorted=True).indices
         return self.kept_coordinates[order]
+
+    @torch.no_grad()
+    def prune(self, k: int | float, part: str = "decoder-weight") -> GradiendModel:
+        """
+        A smaller direction keeping the `k` most important coordinates (a count, or a fraction of the kept ones).
+
+        The result reads and writes only those coordinates; its `coordinates` buffer holds their base-global indices,
+        so it still compares with (and rewrites the same weights as) the direction it came from.
+        """
+        local = torch.topk(self.importance(part).float(), resolve_count(k, self.config.input_dim)).indices
+        local = local.sort().values
+        fields = {**self.config.to_dict(), "input_dim": int(local.numel()), "pruned": True}
+        config = self.config.__class__.from_dict(fields)
+        pruned = self.__class__(config).to(device=self.device, dtype=self.dtype)
+        pruned.coordinates.copy_(self.kept_coordinates[local])
+        pruned.encoder.weight.copy_(self.encoder.weight[:, local])
+        pruned.encoder.bias.copy_(self.encoder.bias)
+        pruned.decoder.weight.copy_(self.decoder.weight[local])
+        if self.decoder.bias is not None:
+            pruned.decoder.bias.copy_(self.decoder.bias[local])
+        return pruned
 
     # -------------------------------------------------------------------------------------------------- internals
     def _require_scalar_latent(self, what: str) -> None:
@@ -282,7 +303,8 @@ class GradiendModel(GradiendPreTrainedModel):
         return model
 
 
-def _resolve_count(k: int | float, total: int) -> int:
+def resolve_count(k: int | float, total: int) -> int:
+    """`k` as a count out of `total`: a fraction in (0, 1) is scaled, a count is capped at `total`."""
     if isinstance(k, float) and 0 < k < 1:
         return max(1, int(round(k * total)))
     if isinstance(k, bool) or int(k) != k or k < 1:

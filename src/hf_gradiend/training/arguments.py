@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from transformers import TrainingArguments
 
 from ..configuration_gradiend import GRADIENT_KINDS
+from .pruning import PostPruneConfig, PrePruneConfig, as_config
 
 
 @dataclass
@@ -35,6 +37,33 @@ class GradiendTrainingArguments(TrainingArguments):
     mask_placeholder (`str`, *optional*, defaults to `"[MASK]"`):
         Marker of the target word in masked texts.
 
+    > Gradient cache
+
+    gradient_cache (`bool`, *optional*, defaults to `True`):
+        Compute each gradient group (and each evaluation text) once and read it back from disk afterwards: in later
+        epochs, evaluations, seeds and pruning passes.
+    gradient_cache_dir (`str`, *optional*):
+        Where to keep it. Default: `$HF_GRADIEND_CACHE/gradients/<fingerprint>` (`~/.cache/hf_gradiend/...`). A
+        directory written for another base model, selection, objective or coordinate set is refused.
+    gradient_cache_dtype (`str`, *optional*, defaults to `"float32"`): `"float32"` or `"float16"` on disk.
+    gradient_cache_max_gb (`float`, *optional*, defaults to 16): If the cache would exceed this, gradients are
+        recomputed instead (said once in the log).
+
+    > Pruning
+
+    pre_prune ([`PrePruneConfig`] or `dict`, *optional*): Keep only the top coordinates by mean |gradient| before
+        training; the full-size direction is never allocated.
+    post_prune ([`PostPruneConfig`] or `dict`, *optional*): Shrink the trained direction to its top coordinates.
+
+    > Seeds
+
+    max_seeds (`int`, *optional*, defaults to 1): Seeds to try (`seed`, `seed + 1`, ...).
+    min_convergent_seeds (`int`, *optional*, defaults to 1): Stop once this many seeds converged.
+    convergence_correlation (`float`, *optional*, defaults to 0.5): A seed converges when its validation |r| reaches
+        this and ...
+    convergence_class_mean (`float`, *optional*, defaults to 0.5): ... both class means have opposite signs with
+        |mean| at least this.
+
     > Changed defaults
 
     `per_device_train_batch_size` = 1 gradient group per step, `learning_rate` = 1e-4, `report_to` = `"none"`,
@@ -48,6 +77,17 @@ class GradiendTrainingArguments(TrainingArguments):
     gradient_batch_size: int = field(default=8, metadata={"help": "Texts averaged into one gradient."})
     objective: str | None = field(default=None, metadata={"help": "masked_lm or causal_lm (inferred if unset)."})
     mask_placeholder: str = field(default="[MASK]", metadata={"help": "Marker of the target word in masked texts."})
+
+    gradient_cache: bool = field(default=True, metadata={"help": "Cache gradients on disk and reuse them."})
+    gradient_cache_dir: str | None = field(default=None, metadata={"help": "Directory of the gradient cache."})
+    gradient_cache_dtype: str = field(default="float32", metadata={"help": "float32 or float16 on disk."})
+    gradient_cache_max_gb: float = field(default=16.0, metadata={"help": "Recompute instead above this size."})
+    pre_prune: Any = field(default=None, metadata={"help": "PrePruneConfig (or dict) for pre-pruning."})
+    post_prune: Any = field(default=None, metadata={"help": "PostPruneConfig (or dict) for post-pruning."})
+    max_seeds: int = field(default=1, metadata={"help": "Seeds to try."})
+    min_convergent_seeds: int = field(default=1, metadata={"help": "Stop after this many convergent seeds."})
+    convergence_correlation: float = field(default=0.5, metadata={"help": "Minimum validation |r| to converge."})
+    convergence_class_mean: float = field(default=0.5, metadata={"help": "Minimum |class mean| to converge."})
 
     per_device_train_batch_size: int = field(default=1, metadata={"help": "Gradient groups per step and device."})
     per_device_eval_batch_size: int = field(default=16, metadata={"help": "Texts per evaluation forward pass."})
@@ -64,4 +104,20 @@ class GradiendTrainingArguments(TrainingArguments):
             raise ValueError(f"gradient_batch_size={self.gradient_batch_size} must be at least 1.")
         if isinstance(self.params, str):
             self.params = [self.params]
+        self.pre_prune = as_config(self.pre_prune, PrePruneConfig)
+        self.post_prune = as_config(self.post_prune, PostPruneConfig)
+        if self.max_seeds < 1 or not 1 <= self.min_convergent_seeds <= self.max_seeds:
+            raise ValueError(
+                f"max_seeds={self.max_seeds} and min_convergent_seeds={self.min_convergent_seeds} need "
+                "1 <= min_convergent_seeds <= max_seeds."
+            )
+        if self.gradient_cache_dtype not in ("float32", "float16"):
+            raise ValueError(f"gradient_cache_dtype={self.gradient_cache_dtype!r} must be 'float32' or 'float16'.")
         super().__post_init__()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        for name in ("pre_prune", "post_prune"):
+            if out.get(name) is not None:
+                out[name] = asdict(out[name])
+        return out

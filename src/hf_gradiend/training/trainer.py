@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,10 +17,14 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from ..base_models import load_base_model
 from ..evaluation.encoder_metrics import encoder_metrics
+from ..gradients.cache import GradientCache, base_model_fingerprint, needed_primitives
 from ..gradients.engine import GradientEngine
 from ..gradients.selection import select_parameters
+from ..gradients.store import GradientStore
 from ..modeling_gradiend import GradiendModel
 from .arguments import GradiendTrainingArguments
+from .memory import check_memory
+from .pruning import pre_prune_coordinates
 from .rows import (
     GradientGroups,
     as_dataset,
@@ -24,6 +33,9 @@ from .rows import (
     infer_feature_classes,
     labels_for,
 )
+from .seeds import SeedResult, converged, write_seed_report
+
+logger = logging.getLogger(__name__)
 
 
 class GradiendTrainer(Trainer):
@@ -31,8 +43,13 @@ class GradiendTrainer(Trainer):
     Trains a [`GradiendModel`] with the transformers training loop.
 
     The trained model is the direction; the base model is frozen, placed on the device through `self.accelerator`
-    and never enters the optimizer. Each step asks the [`GradientEngine`] for the source and target gradients of its
-    groups of texts and returns the MSE between the direction's reconstruction and the target.
+    and never enters the optimizer. Each step asks the gradient store for the source and target gradients of its
+    groups of texts (computed once, then read from the on-disk cache) and returns the MSE between the direction's
+    reconstruction and the target.
+
+    After training, the direction is oriented so the first feature class encodes as +1, the best state by validation
+    correlation is kept (across evaluation steps and seeds), post-pruning is applied, and the result is saved to
+    `output_dir` (with `seed_report.json` when several seeds ran).
 
     Args:
         base_model (`str` or `PreTrainedModel`): Masked or causal LM (Hub id, local path or instance).
@@ -54,8 +71,7 @@ class GradiendTrainer(Trainer):
     >>> from hf_gradiend import GradiendTrainer, GradiendTrainingArguments
     >>> args = GradiendTrainingArguments(output_dir="out", max_steps=100, eval_strategy="steps", eval_steps=50)
     >>> trainer = GradiendTrainer("HuggingFaceTB/SmolLM2-135M", args=args, train_dataset=data)
-    >>> trainer.train()
-    >>> trainer.save_model()  # AutoModel.from_pretrained("out") reloads the direction
+    >>> trainer.train()  # leaves the best direction in "out"; AutoModel.from_pretrained("out") reloads it
     ```
     """
 
@@ -81,6 +97,11 @@ class GradiendTrainer(Trainer):
             train_dataset = train_dataset["train"]
         train_rows = as_dataset(train_dataset, "train_dataset") if train_dataset is not None else None
         eval_rows = as_dataset(eval_dataset, "eval_dataset") if eval_dataset is not None else None
+        if args.eval_strategy != "no" and (eval_rows is None or len(eval_rows) == 0):
+            raise ValueError(
+                f"eval_strategy={args.eval_strategy.value!r} needs validation rows, but there are none. Pass "
+                "eval_dataset (or a DatasetDict with a 'validation' split), or set eval_strategy='no'."
+            )
 
         base, tokenizer, objective = load_base_model(base_model, processing_class, args.objective)
         self.tokenizer = tokenizer
@@ -92,6 +113,17 @@ class GradiendTrainer(Trainer):
                 raise ValueError("Pass feature_classes=[positive, negative] or training rows to infer them from.")
             feature_classes = infer_feature_classes(train_rows)
         self.feature_classes = list(feature_classes)
+        if eval_rows is not None:
+            labels_for(eval_rows, self.feature_classes)  # fail early on foreign classes
+        train_groups = None
+        if train_rows is not None:
+            if len(train_rows) < args.gradient_batch_size:
+                raise ValueError(
+                    f"There are {len(train_rows)} training rows, fewer than one gradient group "
+                    f"(gradient_batch_size={args.gradient_batch_size}). Add rows or lower gradient_batch_size."
+                )
+            train_groups = GradientGroups(train_rows, self.feature_classes, args.gradient_batch_size, args.seed)
+
         selection = (
             model.selection if model is not None
             else select_parameters(base, args.params, include_head=args.include_head)
@@ -99,27 +131,100 @@ class GradiendTrainer(Trainer):
         self.engine = GradientEngine(
             base, tokenizer, selection=selection, objective=objective, placeholder=args.mask_placeholder
         )
-        if model is None:
-            torch.manual_seed(args.seed)
-            model = GradiendModel.for_base_model(
-                base, self.engine.selection, feature_classes=self.feature_classes, source=args.source,
-                target=args.target, objective=objective,
-            )
         self.eval_rows = eval_rows
         self.eval_neutral_data = as_neutral_dataset(eval_neutral_data)
-        train_groups = (
-            GradientGroups(train_rows, self.feature_classes, args.gradient_batch_size, args.seed)
-            if train_rows is not None else None
-        )
-        if eval_rows is not None:
-            labels_for(eval_rows, self.feature_classes)  # fail early on foreign classes
+
+        self.training_coordinates = None
+        if model is None and args.pre_prune is not None:
+            if train_rows is None:
+                raise ValueError("Pre-pruning needs training rows to rank coordinates by.")
+            self.training_coordinates = pre_prune_coordinates(
+                self.engine, train_rows, self.feature_classes, args.pre_prune, seed=args.seed
+            )
+        elif model is not None and model.config.pruned:
+            self.training_coordinates = model.kept_coordinates.cpu()
+        self._objective = objective
+        if model is None:
+            model = self.new_direction(args.seed, args)
+        check_memory(model.config.input_dim, args.per_device_train_batch_size, base)
+
         super().__init__(
             model=model, args=args, train_dataset=train_groups, eval_dataset=eval_rows,
             data_collator=collate_groups, callbacks=callbacks, **kwargs,
         )
         self.base_model = self.accelerator.prepare_model(base, device_placement=True, evaluation_mode=True)
+        self._store: GradientStore | None = None
+        self._best: dict[str, Any] | None = None
+        self.seed_results: list[SeedResult] = []
 
-    # --------------------------------------------------------------------------------------------------- training
+    # ------------------------------------------------------------------------------------------------- directions
+    def new_direction(self, seed: int, args: GradiendTrainingArguments | None = None) -> GradiendModel:
+        """A freshly initialised direction (seeded) over the training coordinates."""
+        args = args or self.args
+        torch.manual_seed(seed)
+        return GradiendModel.for_base_model(
+            self.engine.model, self.engine.selection, coordinates=self.training_coordinates,
+            feature_classes=self.feature_classes, source=args.source, target=args.target, objective=self._objective,
+        )
+
+    def get_model(self) -> GradiendModel:
+        """The trained direction (unwrapped from any distributed wrapper)."""
+        return self.accelerator.unwrap_model(self.model)
+
+    # -------------------------------------------------------------------------------------------------- gradients
+    @property
+    def gradient_store(self) -> GradientStore:
+        """Serves gradients over the training coordinates, from the on-disk cache when enabled (built on first use)."""
+        if self._store is None:
+            kinds = (self.args.source, self.args.target)
+            self._store = GradientStore(self.engine, kinds, self.training_coordinates, self._open_cache(kinds))
+        return self._store
+
+    def _open_cache(self, kinds: Sequence[str]) -> GradientCache | None:
+        if not self.args.gradient_cache:
+            return None
+        primitives = needed_primitives(kinds)
+        width = (
+            self.engine.selection.num_coordinates if self.training_coordinates is None
+            else self.training_coordinates.numel()
+        )
+        units = (len(self.train_dataset) if self.train_dataset is not None else 0) + len(self.eval_rows or [])
+        itemsize = 2 if self.args.gradient_cache_dtype == "float16" else 4
+        expected_gb = units * width * itemsize * len(primitives) / 2**30
+        if expected_gb > self.args.gradient_cache_max_gb:
+            logger.warning(
+                "The gradient cache would need about %.1f GB (> gradient_cache_max_gb=%.1f); gradients are "
+                "recomputed at every use instead. Pre-prune, or raise gradient_cache_max_gb.",
+                expected_gb, self.args.gradient_cache_max_gb,
+            )
+            return None
+        coordinates = self.training_coordinates
+        identity = "|".join([
+            base_model_fingerprint(self.engine.model, self.engine.selection.names), self.engine.selection.fingerprint,
+            self.engine.objective.name, self.engine.objective.placeholder,
+            "all" if coordinates is None else str(hash(tuple(coordinates.tolist()))),
+        ])
+        fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:20]
+        directory = self.args.gradient_cache_dir or os.path.join(
+            os.environ.get("HF_GRADIEND_CACHE", os.path.join(Path.home(), ".cache", "hf_gradiend")),
+            "gradients", fingerprint,
+        )
+        return GradientCache(
+            directory, fingerprint, width, capacity=max(units, 16), kinds=primitives,
+            dtype=self.args.gradient_cache_dtype,
+        )
+
+    def _project(self, x: torch.Tensor, direction: GradiendModel) -> torch.Tensor:
+        """Columns of `x` (over the training coordinates) that `direction` reads."""
+        if not direction.config.pruned:
+            return x
+        kept = direction.kept_coordinates.to(x.device)
+        if self.training_coordinates is None:
+            return x[:, kept]
+        if torch.equal(self.training_coordinates.to(x.device), kept):
+            return x
+        return x[:, torch.searchsorted(self.training_coordinates.to(x.device), kept)]
+
     def gradient_inputs(self, inputs: dict[str, Any], model: GradiendModel | None = None) -> tuple[torch.Tensor, ...]:
         """
         Source and target gradients of a batch of groups, restricted to the direction's kept coordinates.
@@ -128,46 +233,114 @@ class GradiendTrainer(Trainer):
             `(x, y)`, each of shape `(groups, input_dim)`.
         """
         direction = self.accelerator.unwrap_model(model if model is not None else self.model)
-        kinds = {direction.config.source, direction.config.target}
         xs, ys = [], []
         groups = zip(inputs["masked"], inputs["factual"], inputs["alternative"], strict=True)
         for masked, factual, alternative in groups:
-            pair = self.engine.gradients(masked, factual, alternative, kinds=kinds)
+            pair = self.gradient_store.group(masked, factual, alternative)
             xs.append(pair.get(direction.config.source))
             ys.append(pair.get(direction.config.target))
         x, y = torch.cat(xs), torch.cat(ys)
-        if direction.config.pruned:
-            keep = direction.kept_coordinates.to(x.device)
-            x, y = x[:, keep], y[:, keep]
-        return x, y
+        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+            raise FloatingPointError(
+                f"Non-finite gradients at step {self.state.global_step} for the texts {inputs['masked']}. Check the "
+                "base model's dtype (float16 overflows) and the texts."
+            )
+        device = direction.device
+        return self._project(x, direction).to(device), self._project(y, direction).to(device)
 
+    # --------------------------------------------------------------------------------------------------- training
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         x, y = self.gradient_inputs(inputs, model)
         outputs = model(gradients=x, targets=y)
+        if not torch.isfinite(outputs.loss):
+            raise FloatingPointError(
+                f"The loss became {outputs.loss.item()} at step {self.state.global_step} (texts {inputs['masked']}). "
+                "Lower learning_rate."
+            )
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def floating_point_ops(self, inputs: dict[str, Any]) -> int:
         # The base model's passes dominate and are not GRADIEND's parameters; report the direction's own matmuls.
-        return 6 * len(inputs["masked"]) * self.accelerator.unwrap_model(self.model).num_parameters()
+        return 6 * len(inputs["masked"]) * self.get_model().num_parameters()
 
-    def train(self, *args, **kwargs):
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:
+            direction = self.get_model()
+            logs = {**logs, "encoder_norm": float(direction.encoder.weight.norm()),
+                    "decoder_norm": float(direction.decoder.weight.norm())}
+        super().log(logs, start_time)
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
         """
-        Run the Trainer loop, then orient the direction: if the validation correlation is negative, flip its sign
-        (output-preserving, see [`GradiendModel.flip_sign_`]) so the first feature class encodes as +1.
+        Train `max_seeds` seeds at most (stopping once `min_convergent_seeds` converged), keep the best direction by
+        validation correlation, orient it (first class → +1, output-preserving), post-prune it, and save it to
+        `output_dir`.
         """
-        output = super().train(*args, **kwargs)
-        if self.eval_rows is not None and len(self.eval_rows):
-            h = self.encode_rows(self.eval_rows)
-            labels = torch.tensor(labels_for(self.eval_rows, self.feature_classes))
-            if encoder_metrics(h, labels, self.feature_classes)["correlation"] < 0:
-                self.get_model().flip_sign_()
+        if resume_from_checkpoint and self.args.max_seeds > 1:
+            raise ValueError("resume_from_checkpoint works with max_seeds=1; resume each seed's run separately.")
+        base_seed, output = self.args.seed, None
+        try:
+            for index in range(self.args.max_seeds):
+                seed = base_seed + index
+                if index:
+                    self.args.seed = seed
+                    self.model_init = lambda trial=None, seed=seed: self.new_direction(seed)
+                self._best = None
+                output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+                self._finish_seed(seed)
+                if sum(r.converged for r in self.seed_results) >= self.args.min_convergent_seeds:
+                    break
+        finally:
+            self.args.seed, self.model_init = base_seed, None
+        self._select_best_seed()
+        if self.args.post_prune is not None:
+            self._replace_model(self.get_model().prune(self.args.post_prune.topk, self.args.post_prune.part))
+        if self.is_world_process_zero():
+            self.save_model()
+            if len(self.seed_results) > 1:
+                write_seed_report(self.seed_results, Path(self.args.output_dir) / "seed_report.json")
         return output
+
+    def _finish_seed(self, seed: int) -> None:
+        """Restore the best evaluated state of this seed, orient it and record its validation metrics."""
+        direction = self.get_model()
+        if self._best is not None:
+            direction.load_state_dict(self._best["state"])
+        metrics = None
+        if self.eval_rows is not None and len(self.eval_rows):
+            metrics = self._encoder_metrics(self.eval_rows)
+            if metrics["correlation"] < 0:
+                direction.flip_sign_()
+                metrics = self._encoder_metrics(self.eval_rows)
+        ok = metrics is None or converged(
+            metrics, self.feature_classes, self.args.convergence_correlation, self.args.convergence_class_mean
+        )
+        state = {k: v.detach().cpu().clone() for k, v in direction.state_dict().items()}
+        self.seed_results.append(SeedResult(seed=seed, converged=ok, metrics=metrics or {}, state=state))
+
+    def _select_best_seed(self) -> None:
+        scored = [r for r in self.seed_results if r.metrics]
+        if not scored:
+            return
+        best = max(scored, key=lambda r: (r.converged, r.metrics["correlation"]))
+        for result in self.seed_results:
+            result.selected = result is best
+        self.get_model().load_state_dict(best.state)
+        if not best.converged:
+            logger.warning(
+                "No seed converged (best validation r=%.3f); the direction saved is the best non-convergent one.",
+                best.metrics["correlation"],
+            )
+
+    def _replace_model(self, model: GradiendModel) -> None:
+        self.model = model
+        self.model_wrapped = model
 
     # ------------------------------------------------------------------------------------------------- evaluation
     @torch.no_grad()
     def encode_rows(self, rows: Any, batch_size: int | None = None) -> torch.Tensor:
         """
-        Encode the source gradient of every row (per text, batched).
+        Encode the source gradient of every row (per text, batched; cached texts are read back).
 
         Args:
             rows: Rows with the columns of [`ROW_COLUMNS`].
@@ -177,20 +350,19 @@ class GradiendTrainer(Trainer):
             `torch.Tensor` of shape `(len(rows),)` with `h` per row.
         """
         rows = as_dataset(rows)
-        direction = self.accelerator.unwrap_model(self.model)
+        direction = self.get_model()
         batch_size = batch_size or self.args.per_device_eval_batch_size
         encodings = []
         for start in tqdm(range(0, len(rows), batch_size), desc="Encoding", disable=len(rows) <= batch_size):
             chunk = rows[start:start + batch_size]
-            pair = self.engine.gradients(
-                chunk["masked"], chunk["factual"], chunk["alternative"], kinds={direction.config.source},
-                per_text=True,
-            )
-            x = pair.get(direction.config.source)
-            if direction.config.pruned:
-                x = x[:, direction.kept_coordinates.to(x.device)]
+            pair = self.gradient_store.per_text(chunk["masked"], chunk["factual"], chunk["alternative"])
+            x = self._project(pair.get(direction.config.source), direction)
             encodings.append(direction.encode(x.to(direction.device))[:, 0].cpu())
         return torch.cat(encodings)
+
+    def _encoder_metrics(self, rows: Dataset) -> dict[str, float]:
+        labels = torch.tensor(labels_for(rows, self.feature_classes))
+        return encoder_metrics(self.encode_rows(rows), labels, self.feature_classes)
 
     def evaluate(
         self, eval_dataset: Any = None, ignore_keys: list[str] | None = None, metric_key_prefix: str = "eval"
@@ -202,9 +374,13 @@ class GradiendTrainer(Trainer):
         rows = as_dataset(eval_dataset, "eval_dataset") if eval_dataset is not None else self.eval_rows
         if rows is None or len(rows) == 0:
             raise ValueError("evaluate() needs validation rows: pass eval_dataset or a DatasetDict with 'validation'.")
-        h = self.encode_rows(rows)
-        labels = torch.tensor(labels_for(rows, self.feature_classes))
-        metrics = {f"{metric_key_prefix}_{k}": v for k, v in encoder_metrics(h, labels, self.feature_classes).items()}
+        raw = self._encoder_metrics(rows)
+        if eval_dataset is None and self.model_wrapped is not None and math.isfinite(raw["correlation"]):
+            score = abs(raw["correlation"])
+            if self._best is None or score > self._best["score"]:
+                state = {k: v.detach().cpu().clone() for k, v in self.get_model().state_dict().items()}
+                self._best = {"score": score, "state": state, "step": self.state.global_step}
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in raw.items()}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
@@ -223,7 +399,7 @@ class GradiendTrainer(Trainer):
         available = list(self.data) if self.data is not None else ["train", "validation"]
         raise ValueError(f"No rows for split {split!r}; available: {available}. Pass a DatasetDict with that split.")
 
-    def get_model(self) -> GradiendModel:
-        """The trained direction (unwrapped from any distributed wrapper)."""
-        return self.accelerator.unwrap_model(self.model)
+    def save_seed_report(self, path: str | os.PathLike) -> None:
+        """Write the per-seed validation metrics and convergence verdicts as JSON."""
+        write_seed_report(self.seed_results, Path(path))
 

@@ -1,0 +1,87 @@
+"""Gradients of units (a group of texts, or one text) over a direction's coordinates, served from a cache."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+
+from .cache import GradientCache, needed_primitives, unit_key
+from .engine import GradientEngine, GradientPair
+
+logger = logging.getLogger(__name__)
+
+
+class GradientStore:
+    """
+    Serves factual/alternative gradients restricted to `coordinates`, computing each unit once when a `cache` is
+    given and reading it back afterwards (across epochs, evaluations, seeds and pruning passes).
+
+    Args:
+        engine ([`GradientEngine`]): Computes gradients on a miss.
+        kinds (`list[str]`): Gradient kinds that will be asked for (`factual`, `alternative`, `diff`).
+        coordinates (`torch.Tensor`, *optional*): Base-global coordinates to keep; all when `None`.
+        cache ([`GradientCache`], *optional*): Where computed units are kept.
+    """
+
+    def __init__(
+        self,
+        engine: GradientEngine,
+        kinds: Sequence[str],
+        coordinates: torch.Tensor | None = None,
+        cache: GradientCache | None = None,
+    ):
+        self.engine = engine
+        self.primitives = needed_primitives(kinds)
+        self.coordinates = coordinates
+        self.cache = cache
+
+    def _restrict(self, pair: GradientPair) -> GradientPair:
+        if self.coordinates is None:
+            return pair
+        keep = self.coordinates.to(self.engine.device)
+        pick = (lambda t: None if t is None else t[:, keep])  # noqa: E731
+        return GradientPair(pick(pair.factual), pick(pair.alternative))
+
+    def group(self, masked: Sequence[str], factual: Sequence[str], alternative: Sequence[str]) -> GradientPair:
+        """The mean gradient of one group of texts, shape `(1, k)` per kind."""
+        key = unit_key(masked, factual, alternative) if self.cache is not None else None
+        if key is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                return _to(cached, self.engine.device)
+        pair = self._restrict(self.engine.gradients(masked, factual, alternative, kinds=self.primitives))
+        if key is not None:
+            self.cache.put(key, pair)
+        return pair
+
+    def per_text(
+        self, masked: Sequence[str], factual: Sequence[str], alternative: Sequence[str]
+    ) -> GradientPair:
+        """One gradient per text, shape `(len(texts), k)` per kind; cached texts are read, the rest computed."""
+        keys = [unit_key([m], [f], [a]) for m, f, a in zip(masked, factual, alternative, strict=True)]
+        found: dict[int, GradientPair] = {}
+        if self.cache is not None:
+            for i, key in enumerate(keys):
+                cached = self.cache.get(key)
+                if cached is not None:
+                    found[i] = _to(cached, self.engine.device)
+        missing = [i for i in range(len(keys)) if i not in found]
+        if missing:
+            computed = self._restrict(self.engine.gradients(
+                [masked[i] for i in missing], [factual[i] for i in missing], [alternative[i] for i in missing],
+                kinds=self.primitives, per_text=True,
+            ))
+            for j, i in enumerate(missing):
+                rows = (computed.factual, computed.alternative)
+                pair = GradientPair(*(None if t is None else t[j:j + 1] for t in rows))
+                found[i] = pair
+                if self.cache is not None:
+                    self.cache.put(keys[i], pair)
+        stack = (lambda kind: torch.cat([getattr(found[i], kind) for i in range(len(keys))]))  # noqa: E731
+        return GradientPair(*(stack(k) if k in self.primitives else None for k in ("factual", "alternative")))
+
+
+def _to(pair: GradientPair, device: torch.device) -> GradientPair:
+    return GradientPair(*(None if t is None else t.to(device) for t in (pair.factual, pair.alternative)))
