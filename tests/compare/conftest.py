@@ -29,6 +29,12 @@ def build_direction(base, selection, top, classes=None, coordinates=None, seed=0
 
 
 @pytest.fixture(scope="session")
+def query_glob() -> str:
+    """The parameter glob of the query selection."""
+    return QUERY
+
+
+@pytest.fixture(scope="session")
 def query_base(bert):
     """(tiny BERT, selection of its first query projection)."""
     model, _ = bert

@@ -85,16 +85,19 @@ def as_direction(source: DirectionSource) -> GradiendModel:
     if isinstance(source, (str, os.PathLike)):
         from transformers import AutoModel
 
+        name = os.path.expanduser(os.fspath(source))
+        if not os.path.exists(name) and (not isinstance(source, str) or _looks_like_path(name)):
+            raise ValueError(f"No saved direction at {name!r}: the folder does not exist.")
         try:
-            model = AutoModel.from_pretrained(os.fspath(source))
-        except OSError as error:
+            model = AutoModel.from_pretrained(name)
+        except (OSError, ValueError) as error:  # missing files, unknown model type, bad repo id
             raise ValueError(
-                f"Could not load a GRADIEND direction from {os.fspath(source)!r}: {error}. Pass the folder written "
-                "by save_pretrained or a Hub repo id of a saved direction."
+                f"Could not load a GRADIEND direction from {name!r}: {str(error).rstrip('.')}. Pass the folder "
+                "written by save_pretrained or a Hub repo id of a saved direction."
             ) from error
         if not isinstance(model, GradiendModel):
             raise TypeError(
-                f"{os.fspath(source)!r} holds a {type(model).__name__}, not a GRADIEND direction "
+                f"{name!r} holds a {type(model).__name__}, not a GRADIEND direction "
                 "(config.model_type must be 'gradiend')."
             )
         return model
@@ -166,6 +169,11 @@ def _base_name(config) -> str:
     if name and architecture:
         return f"{name!r} ({architecture})"
     return repr(name) if name else (architecture or "an unnamed base model")
+
+
+def _looks_like_path(name: str) -> bool:
+    """Whether a string is meant as a local path rather than a Hub id (`org/name`)."""
+    return os.path.isabs(name) or name.startswith(("./", "../", "~", ".\\")) or name.count("/") > 1 or "\\" in name
 
 
 def _is_trainer(obj: Any) -> bool:

@@ -33,14 +33,15 @@ def plot_topk_overlap(
     pretty_labels: Mapping[str, str] | Callable[[str], str] | None = None,
     title: str | None = None,
     colors: Sequence | None = None,
+    proportional: bool = False,
     cmap: str = "Blues",
     dpi: int = 150,
 ) -> tuple[Figure, Path | None]:
     """
     Draw how the directions' top-k base-global coordinates overlap.
 
-    Two or three directions give an area-proportional Venn diagram (`matplotlib-venn`), four to six a Venn diagram
-    with one region per combination (`venn`), more a pairwise heatmap of [`topk_overlap`] values. Needs the `plot`
+    Two to six directions give a Venn diagram with one labelled region per combination of directions (`matplotlib-venn`
+    for two or three, `venn` for four to six), more a pairwise heatmap of [`topk_overlap`] values. Needs the `plot`
     extra (`pip install 'hf-gradiend[plot]'`).
 
     The figure is a plain `matplotlib.figure.Figure`, not registered with `pyplot`: a notebook shows it when it is
@@ -64,6 +65,9 @@ def plot_topk_overlap(
             `str.upper`; labels a dict does not cover are shown as they are.
         title (`str`, *optional*): Figure title; defaults to `"Top-<k> overlap (<part>)"`.
         colors (`list`, *optional*): Venn set colours (any matplotlib colour), one per direction.
+        proportional (`bool`, *optional*, defaults to `False`): For two or three directions, draw region areas in
+            proportion to their sizes. Regions of size 0 then vanish (identical sets draw as one circle), so the
+            default keeps every region the same size.
         cmap (`str`, *optional*, defaults to `"Blues"`): Heatmap colour map.
         dpi (`int`, *optional*, defaults to 150): Resolution of raster output files.
 
@@ -109,7 +113,7 @@ def plot_topk_overlap(
     title = title if title is not None else f"Top-{topk:g} overlap ({part})"
     if kind == "venn":
         sets = {display[label]: set(coords.tolist()) for label, coords in coordinates.items()}
-        figure = _venn_figure(sets, title, colors)
+        figure = _venn_figure(sets, title, colors, proportional)
     else:
         matrix = overlap_matrix({label: coordinates[label] for label, _ in order}, value, part=part, k=topk)
         figure = _heatmap_figure(matrix, display, order, title, cmap)
@@ -119,7 +123,7 @@ def plot_topk_overlap(
 
 
 # ------------------------------------------------------------------------------------------------------------ venn
-def _venn_figure(sets: dict[str, set[int]], title: str, colors: Sequence | None) -> Figure:
+def _venn_figure(sets: dict[str, set[int]], title: str, colors: Sequence | None, proportional: bool) -> Figure:
     from matplotlib.figure import Figure
 
     count = len(sets)
@@ -127,11 +131,17 @@ def _venn_figure(sets: dict[str, set[int]], title: str, colors: Sequence | None)
     labels = list(sets)
     if count <= 3:
         from matplotlib_venn import venn2, venn3
+        from matplotlib_venn.layout import venn2 as layout2
+        from matplotlib_venn.layout import venn3 as layout3
 
         figure = Figure(figsize=(6.5, 5.5), layout="constrained")
         ax = figure.add_subplot()
-        draw = venn2 if count == 2 else venn3
-        diagram = draw(tuple(sets.values()), set_labels=tuple(labels), set_colors=tuple(colors), alpha=0.45, ax=ax)
+        draw, layouts = (venn2, layout2) if count == 2 else (venn3, layout3)
+        layout = None if proportional else layouts.DefaultLayoutAlgorithm(fixed_subset_sizes=(1,) * (2**count - 1))
+        diagram = draw(
+            tuple(sets.values()), set_labels=tuple(labels), set_colors=tuple(colors), alpha=0.45, ax=ax,
+            layout_algorithm=layout,
+        )
         for text in diagram.set_labels or ():
             if text is not None:
                 text.set_fontsize(11)
@@ -158,16 +168,22 @@ def _heatmap_figure(
     matrix: LabelledMatrix, display: dict[str, str], order: list[tuple[str, str | None]], title: str, cmap: str
 ) -> Figure:
     import matplotlib
+    import numpy
     from matplotlib.figure import Figure
 
     count = len(matrix)
     values = matrix.values.double().numpy()
     fractions = matrix.measure == "intersection_frac"
-    vmax = 1.0 if fractions else max(float(values.max()), 1.0)
+    # The diagonal (a set with itself: 1, or the set size) is drawn grey so the colours show the pairs only.
+    shown = values.copy()
+    numpy.fill_diagonal(shown, numpy.nan)
+    off_diagonal = shown[~numpy.isnan(shown)]
+    vmax = 1.0 if fractions else max(float(off_diagonal.max()), 1.0)
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad="0.9")
     side = max(5.0, 0.55 * count + 2.5)
     figure = Figure(figsize=(side + 1.2, side), layout="constrained")
     ax = figure.add_subplot()
-    image = ax.imshow(values, cmap=cmap, vmin=0.0, vmax=vmax)
+    image = ax.imshow(shown, cmap=colormap, vmin=0.0, vmax=vmax)
     colorbar = figure.colorbar(image, ax=ax, shrink=0.8)
     colorbar.set_label(_VALUE_TITLES[matrix.measure])
 
@@ -176,14 +192,16 @@ def _heatmap_figure(
     ax.set_yticks(range(count), names)
     ax.tick_params(length=0)
     if count <= 25:
-        colormap = matplotlib.colormaps[cmap]
         for i in range(count):
             for j in range(count):
                 cell = values[i, j]
                 text = f"{cell:.2f}" if fractions else f"{int(cell)}"
-                red, green, blue, _ = colormap(cell / vmax)
-                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-                ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+                if i == j:
+                    color = "0.35"
+                else:
+                    red, green, blue, _ = colormap(min(cell / vmax, 1.0))
+                    color = "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
 
     group_names = [group for _, group in order]
     if any(group is not None for group in group_names):
@@ -198,7 +216,9 @@ def _heatmap_figure(
             [group_names[s] or "" for s in starts],
         )
         top.tick_params(length=0)
-    ax.set_title(title)
+        ax.set_title(title, pad=18)
+    else:
+        ax.set_title(title)
     return figure
 
 
