@@ -36,6 +36,11 @@ class GradientStore:
         self.primitives = needed_primitives(kinds)
         self.coordinates = coordinates
         self.cache = cache
+        if cache is not None and tuple(cache.kinds) != self.primitives:
+            raise ValueError(
+                f"The gradient cache stores {list(cache.kinds)} but {list(self.primitives)} are needed; open the cache "
+                "with kinds=needed_primitives(kinds)."
+            )
 
     def _restrict(self, pair: GradientPair) -> GradientPair:
         if self.coordinates is None:

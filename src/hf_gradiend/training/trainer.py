@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -284,7 +285,7 @@ class GradiendTrainer(Trainer):
                 seed = base_seed + index
                 if index:
                     self.args.seed = seed
-                    self.model_init = lambda trial=None, seed=seed: self.new_direction(seed)
+                    self.model_init = functools.partial(self.new_direction, seed)
                 self._best = None
                 output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
                 self._finish_seed(seed)

@@ -1,0 +1,85 @@
+"""The on-disk gradient cache: reuse, growth, refusal of a foreign directory, float16 storage."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from hf_gradiend.gradients import GradientEngine
+from hf_gradiend.gradients.cache import CacheMismatchError, GradientCache, base_model_fingerprint, unit_key
+from hf_gradiend.gradients.engine import GradientPair
+from hf_gradiend.gradients.store import GradientStore
+
+TEXTS = ["Yesterday afternoon [MASK] walked to the old market.", "At noon [MASK] finally answered the letter."]
+
+
+def test_cache_round_trip_and_growth(tmp_path):
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=5, capacity=1)
+    pairs = [GradientPair(torch.randn(1, 5), torch.randn(1, 5)) for _ in range(3)]
+    for i, pair in enumerate(pairs):
+        cache.put(f"k{i}", pair)
+    assert len(cache) == 3 and cache.capacity >= 3
+    reopened = GradientCache(tmp_path / "c", "fp", num_coordinates=5, capacity=1)
+    for i, pair in enumerate(pairs):
+        got = reopened.get(f"k{i}")
+        assert torch.equal(got.factual, pair.factual) and torch.equal(got.alternative, pair.alternative)
+    assert reopened.get("missing") is None and reopened.hits == 3 and reopened.misses == 1
+
+
+def test_a_cache_of_another_setup_is_refused_and_left_untouched(tmp_path):
+    GradientCache(tmp_path / "c", "model-a", num_coordinates=5, capacity=2).put("k", GradientPair(
+        torch.ones(1, 5), torch.ones(1, 5)))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()}
+    with pytest.raises(CacheMismatchError, match="fingerprint.*another gradient_cache_dir"):
+        GradientCache(tmp_path / "c", "model-b", num_coordinates=5, capacity=2)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()} == before
+
+
+def test_float16_storage_is_close(tmp_path):
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=2, kinds=["factual"], dtype="float16")
+    value = torch.tensor([[0.5, -1e-3, 3.0, 7e-5]])
+    cache.put("k", GradientPair(value, None))
+    got = cache.get("k")
+    assert got.alternative is None
+    torch.testing.assert_close(got.factual, value, rtol=1e-3, atol=1e-7)
+    assert json.loads((tmp_path / "c" / "meta.json").read_text())["dtype"] == "float16"
+
+
+def test_store_serves_the_same_gradients_from_the_cache(bert, tmp_path):
+    model, tokenizer = copy.deepcopy(bert[0]), bert[1]
+    engine = GradientEngine(model, tokenizer, params=["*.layer.1.*"])
+    coordinates = torch.tensor([0, 7, 100, 500])
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=4)
+    store = GradientStore(engine, ["alternative", "diff"], coordinates, cache)
+    first = store.group(TEXTS, ["he", "they"], ["they", "she"])
+    calls = []
+    engine.gradients = lambda *a, **k: calls.append(a)  # any recomputation would now fail loudly
+    second = store.group(TEXTS, ["he", "they"], ["they", "she"])
+    assert calls == [] and cache.hits == 1
+    torch.testing.assert_close(second.get("diff"), first.get("diff"))
+    full = GradientEngine(model, tokenizer, params=["*.layer.1.*"]).gradients(TEXTS, ["he", "they"], ["they", "she"])
+    torch.testing.assert_close(first.get("diff"), full.get("diff")[:, coordinates])
+
+
+def test_per_text_mixes_cached_and_new_texts(bert, tmp_path):
+    engine = GradientEngine(copy.deepcopy(bert[0]), bert[1], params=["*.layer.1.output.*"])
+    width = engine.selection.num_coordinates
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=width, capacity=2, kinds=["factual"])
+    store = GradientStore(engine, ["factual"], None, cache)
+    one = store.per_text(TEXTS[:1], ["he"], ["they"])
+    both = store.per_text(TEXTS, ["he", "they"], ["they", "she"])
+    assert cache.hits == 1 and len(cache) == 2
+    torch.testing.assert_close(both.get("factual")[:1], one.get("factual"))
+
+
+def test_fingerprint_changes_with_the_weights(bert):
+    model = copy.deepcopy(bert[0])
+    names = ["bert.encoder.layer.1.output.dense.weight"]
+    before = base_model_fingerprint(model, names)
+    with torch.no_grad():
+        model.bert.encoder.layer[1].output.dense.weight[3, 4] += 1e-3
+    assert base_model_fingerprint(model, names) != before
+    assert unit_key(["a"], ["b"], ["c"]) != unit_key(["a"], ["c"], ["b"])
