@@ -201,7 +201,8 @@ class GradiendLayer(nn.Module, BaseTunerLayer):
         owned = [s.attr for s in self.gradiend_layout[adapter].slots] if adapter in self.gradiend_layout else []
         return owned + list(self.gradiend_tied.get(adapter, {}))
 
-    def _adapters(self) -> set[str]:
+    def held_adapters(self) -> set[str]:
+        """Adapters that edit a parameter of this module (owned or tied)."""
         return set(self.gradiend_layout) | set(self.gradiend_tied)
 
     def _slots(self, adapter: str) -> tuple[ParameterSlot, ...]:
@@ -219,7 +220,7 @@ class GradiendLayer(nn.Module, BaseTunerLayer):
                 one is not finite.
             adapter_names (`list[str]`, *optional*): Adapters to merge; the active ones by default.
         """
-        adapter_names = [a for a in check_adapters_to_merge(self, adapter_names) if a in self._adapters()]
+        adapter_names = [a for a in check_adapters_to_merge(self, adapter_names) if a in self.held_adapters()]
         if safe_merge:
             self.check_finite_merge(adapter_names)
         base = self.get_base_layer()
