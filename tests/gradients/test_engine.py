@@ -104,3 +104,19 @@ def test_engine_on_real_minilm_weights():
         g = reference_gradient(model, tokenizer, text, f, engine.parameters)
         g = g - reference_gradient(model, tokenizer, text, a, engine.parameters)
         torch.testing.assert_close(per_text.get("diff")[i], g, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["llama", "gpt2"])
+def test_per_text_gradients_come_from_one_batched_pass(request, name):
+    model, tokenizer = request.getfixturevalue(name)
+    engine = GradientEngine(copy.deepcopy(model), tokenizer)
+    texts = [t for t, _, _ in TEXTS] + ["In the morning [MASK] read the news."]
+    factual, alternative = ["he", "they", "it", "theyx"], ["they", "she", "they", "she"]  # "theyx": two pieces
+    calls = []
+    original = engine.gradients
+    engine.gradients = lambda *a, **k: calls.append(a) or original(*a, **k)
+    batched = original(texts, factual, alternative, per_text=True)
+    assert engine._per_sample.supported and calls == []  # no per-text fallback calls
+    for i in range(len(texts)):
+        alone = original(texts[i:i + 1], factual[i:i + 1], alternative[i:i + 1])
+        torch.testing.assert_close(batched.get("diff")[i], alone.get("diff")[0], atol=1e-5, rtol=1e-4)

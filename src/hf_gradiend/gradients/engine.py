@@ -11,6 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from ..configuration_gradiend import GRADIENT_KINDS
 from .objectives import DEFAULT_PLACEHOLDER, EncodedText, TextObjective, build_objective, infer_objective_name
+from .per_sample import PerSampleGradients
 from .selection import ParameterSelection, select_parameters
 
 
@@ -79,6 +80,7 @@ class GradientEngine:
             objective or infer_objective_name(_unwrap(model)), tokenizer, placeholder
         )
         self.parameters = self.selection.parameters(_unwrap(model))
+        self._per_sample = PerSampleGradients(_unwrap(model), self.selection.names)
         model.eval()
         chosen = {id(p) for p in self.parameters}
         for p in _unwrap(model).parameters():
@@ -112,7 +114,9 @@ class GradientEngine:
             kinds (`list[str]`): Which of `"factual"`, `"alternative"`, `"diff"` are needed (skips unused passes).
             per_text (`bool`, *optional*, defaults to `False`):
                 `False`: one gradient for the group (the mean of the per-text gradients), shape `(1, n)`.
-                `True`: one gradient per text, shape `(len(texts), n)`, still from a single forward pass.
+                `True`: one gradient per text, shape `(len(texts), n)`, from one forward pass and one backward pass
+                per kind (see [`PerSampleGradients`]); models with a layer it does not cover (or with an input
+                shared by the batch, like BERT's position embeddings) use one pass per text instead.
 
         Returns:
             [`GradientPair`] on the base model's device, in float32.
@@ -122,28 +126,39 @@ class GradientEngine:
         need_alternative = bool(kinds & {"alternative", "diff"})
         factual = self.encode(masked_texts, factual_words)
         alternative = self.encode(masked_texts, alternative_words)
+        kinds = ["factual"] * need_factual + ["alternative"] * need_alternative
+        if per_text and len(factual) > 1:
+            if self._per_sample.supported:
+                with torch.enable_grad(), self._per_sample.capture():
+                    losses, rows = self._losses(factual, alternative)
+                width = len(factual) + (0 if rows["alternative"] is rows["factual"] else len(alternative))
+                if self._per_sample.applicable(width):
+                    out = {}
+                    for j, kind in enumerate(kinds):
+                        grads = self._per_sample.compute(losses[kind].sum(), width, retain_graph=j < len(kinds) - 1)
+                        out[kind] = grads[rows[kind]]
+                    return GradientPair(out.get("factual"), out.get("alternative"))
+                self._per_sample.supported = False  # e.g. an input shared by the batch; use one pass per text
+            singles = [self.gradients([t], [f], [a], kinds=kinds) for t, f, a in
+                       zip(masked_texts, factual_words, alternative_words, strict=True)]
+            return GradientPair(*(
+                torch.cat([getattr(s, k) for s in singles]) if k in kinds else None for k in ("factual", "alternative")
+            ))
         with torch.enable_grad():
-            factual_losses, alternative_losses = self._losses(factual, alternative)
-            jobs = [("factual", factual_losses)] * need_factual
-            jobs += [("alternative", alternative_losses)] * need_alternative
-            out: dict[str, torch.Tensor] = {}
-            for j, (kind, losses) in enumerate(jobs):
-                last_job = j == len(jobs) - 1
-                if per_text:
-                    rows = [
-                        self._flat_grad(losses[i], retain=not (last_job and i == len(losses) - 1))
-                        for i in range(len(losses))
-                    ]
-                    out[kind] = torch.stack(rows)
-                else:
-                    out[kind] = self._flat_grad(losses.mean(), retain=not last_job)[None]
+            losses, _ = self._losses(factual, alternative)
+            out = {
+                kind: self._flat_grad(losses[kind].mean(), retain=j < len(kinds) - 1)[None]
+                for j, kind in enumerate(kinds)
+            }
         return GradientPair(out.get("factual"), out.get("alternative"))
 
     # -------------------------------------------------------------------------------------------------- internals
     def _losses(
         self, factual: list[EncodedText], alternative: list[EncodedText]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-text factual and alternative losses from one forward pass."""
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """
+        Per-text factual and alternative losses from one forward pass, and the batch rows each kind was read from.
+        """
         shared = all(
             f.input_ids == a.input_ids and f.positions == a.positions
             for f, a in zip(factual, alternative, strict=True)
@@ -152,14 +167,21 @@ class GradientEngine:
             batch = self.objective.collate(factual).to(self.device)
             alt_ids = torch.tensor([i for a in alternative for i in a.target_ids], device=self.device)
             logits = self.objective.forward(self.model, batch)
-            return (
-                self.objective.losses(logits, batch),
-                self.objective.losses(logits, dataclasses.replace(batch, piece_ids=alt_ids)),
-            )
+            rows = torch.arange(len(factual), device=self.device)
+            losses = {
+                "factual": self.objective.losses(logits, batch),
+                "alternative": self.objective.losses(logits, dataclasses.replace(batch, piece_ids=alt_ids)),
+            }
+            return losses, {"factual": rows, "alternative": rows}
         # Different inputs (e.g. words with different piece counts): one forward over both halves.
         batch = self.objective.collate(factual + alternative).to(self.device)
         losses = self.objective.losses(self.objective.forward(self.model, batch), batch)
-        return losses[: len(factual)], losses[len(factual):]
+        n = len(factual)
+        rows = {
+            "factual": torch.arange(n, device=self.device),
+            "alternative": torch.arange(n, 2 * n, device=self.device),
+        }
+        return {"factual": losses[:n], "alternative": losses[n:]}, rows
 
     def _flat_grad(self, loss: torch.Tensor, retain: bool) -> torch.Tensor:
         grads = torch.autograd.grad(loss, self.parameters, retain_graph=retain, allow_unused=True)

@@ -38,8 +38,8 @@ class GradientStore:
         self.cache = cache
         if cache is not None and tuple(cache.kinds) != self.primitives:
             raise ValueError(
-                f"The gradient cache stores {list(cache.kinds)} but {list(self.primitives)} are needed; open the cache "
-                "with kinds=needed_primitives(kinds)."
+                f"The gradient cache stores {list(cache.kinds)} but {list(self.primitives)} are needed; open the "
+                "cache with kinds=needed_primitives(kinds)."
             )
 
     def _restrict(self, pair: GradientPair) -> GradientPair:
