@@ -26,6 +26,9 @@ _LAZY = {
     "select_parameters": ".gradients",
     "GradiendTrainer": ".training",
     "GradiendTrainingArguments": ".training",
+    "TextPredictionTrainer": ".training",
+    "PrePruneConfig": ".training",
+    "PostPruneConfig": ".training",
 }
 
 __all__ = [

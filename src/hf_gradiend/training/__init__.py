@@ -1,7 +1,17 @@
 """Training a direction: arguments, the Trainer subclass and the rows it reads."""
 
 from .arguments import GradiendTrainingArguments
+from .pruning import PostPruneConfig, PrePruneConfig
 from .rows import ROW_COLUMNS, GradientGroups
+from .text_prediction import TextPredictionTrainer
 from .trainer import GradiendTrainer
 
-__all__ = ["ROW_COLUMNS", "GradiendTrainer", "GradiendTrainingArguments", "GradientGroups"]
+__all__ = [
+    "ROW_COLUMNS",
+    "GradiendTrainer",
+    "GradiendTrainingArguments",
+    "GradientGroups",
+    "PostPruneConfig",
+    "PrePruneConfig",
+    "TextPredictionTrainer",
+]
