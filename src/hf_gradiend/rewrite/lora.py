@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from .layer import GradiendLayer
+from .output import atomic_directory
 
 _PEFT_PREFIX = "base_model.model."
 
@@ -143,20 +142,12 @@ def export_lora(
 
 
 def _save_lora(export: LoraExport, output_dir: Path) -> str:
-    """Write the LoRA adapter like `peft.save_as_lora`, into a fresh directory first so a failure leaves nothing."""
-    if output_dir.exists() and any(output_dir.iterdir()):
-        raise ValueError(f"output_dir={str(output_dir)!r} is not empty; choose a new directory for the LoRA adapter.")
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
+    """Write the LoRA adapter like `peft.save_as_lora`, whole or not at all."""
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise ValueError(f"output_dir={str(output_dir)!r} is not an empty folder; choose a new one for the LoRA.")
+    with atomic_directory(output_dir) as staging:
         save_file({k: v.contiguous() for k, v in export.state_dict.items()}, staging / "adapter_model.safetensors")
         export.config.save_pretrained(str(staging))
-        if output_dir.exists():
-            output_dir.rmdir()
-        staging.rename(output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return str(output_dir)
 
 
