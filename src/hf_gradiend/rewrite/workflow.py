@@ -73,7 +73,9 @@ def choose_rewrite(
             "feature_value= to rewrite with values of your own."
         )
     if not isinstance(decoder_results, Mapping):
-        raise TypeError(f"decoder_results must be the dict of evaluate_decoder(), not {type(decoder_results).__name__}.")
+        raise TypeError(
+            f"decoder_results must be the dict of evaluate_decoder(), not {type(decoder_results).__name__}."
+        )
     entries = {
         k: v for k, v in decoder_results.items()
         if isinstance(v, Mapping) and "learning_rate" in v and "feature_value" in v
@@ -166,7 +168,7 @@ class RewriteMixin:
             hub_model_id (`str`, *optional*): Repository for the rewritten model (required with `push_to_hub`).
             hub_private (`bool`, *optional*), hub_token (`str`, *optional*): Repository visibility and token; the
                 training arguments' `hub_private_repo` / `hub_token` by default.
-            save_adapter (`bool`, *optional*, defaults to `True`): Also save the adapter (the changed coordinates only).
+            save_adapter (`bool`, *optional*, defaults to `True`): Also save the adapter (changed coordinates only).
 
         Returns:
             The rewritten plain model (`*ForMaskedLM` / `*ForCausalLM`), weights exactly `θ + α · dec(h)`.
