@@ -226,7 +226,7 @@ def _hub_id(name: str | None) -> str | None:
 def _base_md(name: str | None) -> str:
     if _hub_id(name):
         return f"[`{name}`](https://huggingface.co/{name})"
-    return f"`{name}`" if name else "a base model (not recorded)"
+    return f"`{name}`" if name else "an unnamed base model"
 
 
 def _short(name: str | None) -> str | None:
