@@ -153,3 +153,28 @@ def test_non_finite_gradients_stop_training_naming_the_texts(bert, rows, tmp_pat
     with pytest.raises(FloatingPointError, match=r"Non-finite gradients at step 0 for the texts \[\["):
         trainer.train()
     assert not os.path.exists(tmp_path / "out" / "model.safetensors")
+
+
+def test_convergence_plot_renders_correlation_and_class_means(bert, rows, tmp_path):
+    pytest.importorskip("matplotlib")
+    train, test = _split(rows)
+    args = _args(tmp_path, max_steps=20, eval_strategy="steps", eval_steps=5, max_seeds=2, min_convergent_seeds=2)
+    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=args, train_dataset=train, eval_dataset=test,
+                              processing_class=bert[1])
+    trainer.train()
+    figure, path = trainer.plot_training_convergence()
+    assert path == tmp_path / "out" / "training_convergence.png" and path.stat().st_size > 10_000
+    top, bottom = ([line for line in axes.lines if line.get_marker() == "o"] for axes in figure.axes)
+    assert len(top) == 2  # one correlation line per seed
+    assert [list(line.get_xdata()) for line in top] == [[5, 10, 15, 20]] * 2
+    assert len(bottom) == 4  # two class means per seed
+
+
+def test_convergence_plot_needs_evaluations(bert, rows, tmp_path):
+    pytest.importorskip("matplotlib")
+    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=_args(tmp_path, max_steps=2), train_dataset=rows,
+                              processing_class=bert[1])
+    trainer.train()
+    with pytest.raises(ValueError, match="eval_strategy='steps'"):
+        trainer.plot_training_convergence()
+    assert not (tmp_path / "out" / "training_convergence.png").exists()

@@ -19,6 +19,7 @@ class SeedResult:
     converged: bool
     metrics: dict[str, float]
     state: dict[str, torch.Tensor] = field(repr=False)
+    log_history: list[dict[str, Any]] = field(default_factory=list, repr=False)
     selected: bool = False
 
 

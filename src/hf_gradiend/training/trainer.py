@@ -317,7 +317,9 @@ class GradiendTrainer(Trainer):
             metrics, self.feature_classes, self.args.convergence_correlation, self.args.convergence_class_mean
         )
         state = {k: v.detach().cpu().clone() for k, v in direction.state_dict().items()}
-        self.seed_results.append(SeedResult(seed=seed, converged=ok, metrics=metrics or {}, state=state))
+        self.seed_results.append(SeedResult(
+            seed=seed, converged=ok, metrics=metrics or {}, state=state, log_history=list(self.state.log_history)
+        ))
 
     def _select_best_seed(self) -> None:
         scored = [r for r in self.seed_results if r.metrics]
@@ -399,6 +401,20 @@ class GradiendTrainer(Trainer):
             return self.train_dataset.dataset
         available = list(self.data) if self.data is not None else ["train", "validation"]
         raise ValueError(f"No rows for split {split!r}; available: {available}. Pass a DatasetDict with that split.")
+
+    def plot_training_convergence(self, output_path: str | os.PathLike | None = None, **kwargs):
+        """
+        Validation correlation and class means over steps, one line per seed tried. Writes
+        `<output_dir>/training_convergence.png` unless `output_path` is given. Needs the `plot` extra.
+
+        Returns:
+            `(figure, path)`.
+        """
+        from ..plotting.convergence import plot_training_convergence
+
+        histories = {f"seed {r.seed}": r.log_history for r in self.seed_results} or {"run": self.state.log_history}
+        path = output_path or Path(self.args.output_dir) / "training_convergence.png"
+        return plot_training_convergence(histories, self.feature_classes, path, **kwargs)
 
     def save_seed_report(self, path: str | os.PathLike) -> None:
         """Write the per-seed validation metrics and convergence verdicts as JSON."""
