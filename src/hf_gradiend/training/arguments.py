@@ -67,7 +67,7 @@ class GradiendTrainingArguments(TrainingArguments):
     > Changed defaults
 
     `per_device_train_batch_size` = 1 gradient group per step, `learning_rate` = 1e-4, `report_to` = `"none"`,
-    `save_strategy` = `"no"`, `remove_unused_columns` = `False`.
+    `save_strategy` = `"no"`, `remove_unused_columns` = `False`, `ddp_find_unused_parameters` = `False`.
     """
 
     source: str = field(default="alternative", metadata={"help": "Encoder input: factual, alternative or diff."})
@@ -95,6 +95,9 @@ class GradiendTrainingArguments(TrainingArguments):
     report_to: str | list[str] | None = field(default="none", metadata={"help": "Loggers to report to."})
     save_strategy: str = field(default="no", metadata={"help": "Checkpoint strategy (see TrainingArguments)."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Kept False: rows are read whole."})
+    ddp_find_unused_parameters: bool | None = field(
+        default=False, metadata={"help": "A direction uses all its parameters in every step."}
+    )
 
     def __post_init__(self):
         for name in ("source", "target"):
