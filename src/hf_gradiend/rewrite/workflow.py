@@ -21,6 +21,8 @@ from .output import atomic_directory, check_output_dir, write_provenance
 WEAKEN_SUFFIX = "_weaken"
 """Decoder results key suffix of the entry that weakens a class (`"3SG_weaken"`); strengthening uses the bare class."""
 
+_NOT_SELECTIONS = frozenset({"grid", "base", "settings"})  # the other keys of the decoder results
+
 
 @dataclass
 class RewriteChoice:
@@ -78,7 +80,7 @@ def choose_rewrite(
         )
     entries = {
         k: v for k, v in decoder_results.items()
-        if isinstance(v, Mapping) and "learning_rate" in v and "feature_value" in v
+        if k not in _NOT_SELECTIONS and isinstance(v, Mapping) and "learning_rate" in v and "feature_value" in v
     }
     kind = "strengthen" if increase else "weaken"
     if target_class is None:
