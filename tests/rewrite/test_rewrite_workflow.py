@@ -134,6 +134,7 @@ def test_rewrite_adapter_is_an_unmerged_peft_model(trainer):
         trainer.rewrite_adapter(alpha=1.0, feature_value=1.0, target_class="1SG")
 
 
+@pytest.mark.slow  # a second Python process (~20 s of imports on a busy machine)
 def test_output_dir_loads_in_a_fresh_process_without_hf_gradiend(trainer, tmp_path):
     out = tmp_path / "rewritten"
     model = trainer.rewrite_base_model(RESULTS, target_class="3SG", output_dir=out)

@@ -119,6 +119,7 @@ def export_lora(
     lora_config, state_dict = convert_to_lora(view, rank=rank, adapter_name=adapter_name)
     # convert_to_lora leaves target_modules empty when it starts from no LoRA config; name the converted modules.
     lora_config.target_modules = {key.removeprefix(_PEFT_PREFIX) for key in view.entries}
+    lora_config.fan_in_fan_out = all(isinstance(m.get_base_layer(), Conv1D) for m in view.entries.values())
     source = getattr(model, "peft_config", {}).get(adapter_name)
     lora_config.base_model_name_or_path = getattr(source, "base_model_name_or_path", None)
     lora_config.revision = getattr(source, "revision", None)
