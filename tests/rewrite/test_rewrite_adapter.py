@@ -173,3 +173,24 @@ def test_conv1d_delta_keeps_the_conv1d_layout(gpt2, make_direction):
     layer = model.base_model.model.transformer.h[0].attn.c_attn
     assert isinstance(layer.get_base_layer(), Conv1D)
     assert layer.get_delta_weight("default").shape == layer.get_base_layer().weight.shape == (16, 48)
+
+
+@pytest.mark.parametrize("pruned", [False, True], ids=["dense", "pruned"])
+def test_half_precision_base_keeps_the_direction_exact(llama, make_direction, make_inputs, tmp_path, pruned):
+    base, tokenizer = llama
+    half = copy.deepcopy(base).to(torch.bfloat16)
+    direction = make_direction(base, pruned)
+    model = get_peft_model(copy.deepcopy(half), adapter_config_from_direction(direction, 2.0, -1.0))
+    assert {p.dtype for n, p in model.named_parameters() if "gradiend_values" in n} == {torch.float32}
+    inputs = make_inputs(tokenizer)
+    with torch.no_grad():
+        adapted = model(**inputs).logits
+    model.save_pretrained(tmp_path)
+    reloaded = copy.deepcopy(half)
+    reloaded.load_adapter(str(tmp_path))
+    with torch.no_grad():
+        assert torch.equal(reloaded(**inputs).logits, adapted)
+    plain = model.merge_and_unload(safe_merge=True)
+    before, after = dict(half.named_parameters()), dict(plain.named_parameters())
+    for name, delta in direction.update_for(-1.0, 2.0).items():
+        assert torch.equal(after[name], before[name] + delta.to(torch.bfloat16)), name

@@ -106,7 +106,8 @@ class GradiendLayer(nn.Module, BaseTunerLayer):
         Args:
             adapter_name (`str`): The adapter.
             layout ([`AdapterLayout`]): Which parameters the packed columns belong to.
-            values (`torch.Tensor` of shape `(rows, layout.width)`): `w_d` (and `b_d`) at the covered coordinates.
+            values (`torch.Tensor` of shape `(rows, layout.width)`): `w_d` (and `b_d`) at the covered coordinates, on
+                the base module's device, kept in their own dtype (float32 for a new adapter to be loaded).
             index (`torch.Tensor` of shape `(layout.width,)`, *optional*): Flat position of each column inside its
                 parameter; required when `layout.sparse`.
             alpha (`float`), feature_value (`float`): The scalars α and h.
@@ -130,7 +131,7 @@ class GradiendLayer(nn.Module, BaseTunerLayer):
         self.gradiend_layout[adapter_name] = layout
         self.gradiend_alpha[adapter_name] = float(alpha)
         self.gradiend_feature_value[adapter_name] = float(feature_value)
-        self._move_adapter_to_device_of_base_layer(adapter_name)
+        # Not peft's _move_adapter_to_device_of_base_layer: it would round the values to a bf16/fp16 base's dtype.
         self.set_adapter(self.active_adapters, inference_mode=inference_mode)
 
     def update_tied(self, adapter_name: str, attr: str, owner_name: str) -> None:

@@ -179,10 +179,9 @@ def _packed_values(
     rows = 2 if config.decoder_bias else 1
     index_dtype = torch.int32 if max(numels[i] for _, i in owned) < 2**31 else torch.int64
     reference = getattr(base, owned[0][0])
-    dtype = reference.dtype if reference.dtype.is_floating_point else torch.float32
-    if config.direction_weights is None:
-        index = torch.zeros(layout.width, dtype=index_dtype) if config.pruned else None
-        return layout, torch.zeros(rows, layout.width, dtype=dtype, device=reference.device), index
+    if config.direction_weights is None:  # values come from a checkpoint; float32 holds a float32/bf16 one exactly
+        index = torch.zeros(layout.width, dtype=index_dtype, device=reference.device) if config.pruned else None
+        return layout, torch.zeros(rows, layout.width, dtype=torch.float32, device=reference.device), index
     columns, indices = [], []
     for (_, i), slot in zip(owned, slots, strict=True):
         name = config.param_names[i]
