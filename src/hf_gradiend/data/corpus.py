@@ -8,7 +8,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
+from datasets.table import InMemoryTable
 
 BUNDLED = {"wordnet": "wordnet_examples.txt"}
 """Corpora shipped with the package, by name."""
@@ -43,7 +45,7 @@ def load_wordnet() -> Dataset:
     ```
     """
     lines = bundled_corpus_path("wordnet").read_text(encoding="utf-8").splitlines()
-    return Dataset.from_dict({"text": [line for line in lines if line.strip()]})
+    return Dataset(InMemoryTable(pa.table({"text": pa.array([line for line in lines if line.strip()], pa.string())})))
 
 
 def split_into_sentences(text: str) -> list[str]:
@@ -124,11 +126,12 @@ def _as_datasets_object(base_data, text_column, split, hf_config, streaming) -> 
     if hasattr(base_data, "columns") and hasattr(base_data, "to_dict"):  # pandas DataFrame
         return Dataset.from_pandas(base_data, preserve_index=False)
     if isinstance(base_data, Sequence) and not isinstance(base_data, str):
-        texts = list(base_data)
-        bad = next((t for t in texts if not isinstance(t, str)), None)
-        if bad is not None:
-            raise TypeError(f"base_data lists must hold strings only; found {bad!r} ({type(bad).__name__}).")
-        return Dataset.from_dict({text_column: texts})
+        try:
+            column = pa.array(base_data, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            bad = next(t for t in base_data if not isinstance(t, str))
+            raise TypeError(f"base_data lists must hold strings only; found {bad!r} ({type(bad).__name__}).") from None
+        return Dataset(InMemoryTable(pa.table({text_column: column})))
     if isinstance(base_data, str | Path):
         name = str(base_data)
         if name in BUNDLED:

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from datasets import Dataset, DatasetDict, Features, IterableDataset, Value
+from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
 from .corpus import load_base_data
 from .filters import TagFilter, TextFilterConfig, check_classes
-from .matcher import MATCH_COLUMNS, TargetMatcher
+from .matcher import TargetMatcher
 from .neutral import NeutralFilter
 from .pairing import choose_alternatives, match_case, normalise_alternatives
 from .sampling import BottomK, row_keys
@@ -35,8 +37,8 @@ TRAINING_FEATURES = Features({
 """Columns of every training split: the original text, the text with the occurrence masked, the factual word, the
 alternative word, both classes, and `label` (+1 for rows of the first feature class, -1 for the second)."""
 
+TRAINING_SCHEMA = TRAINING_FEATURES.arrow_schema
 OUTPUT_FORMATS = ("hf", "parquet")
-_KEPT = ("text", "masked", "factual", "word")
 
 
 class TextPredictionDataCreator:
@@ -71,7 +73,7 @@ class TextPredictionDataCreator:
         mask_placeholder (`str`, *optional*, defaults to `"[MASK]"`): Replaces the occurrence in `masked`.
         seed (`int`, *optional*, defaults to 42): Seed of samples, splits and alternatives.
         num_proc (`int`, *optional*): Processes for `datasets.map`.
-        batch_size (`int`, *optional*, defaults to 1000): Texts per matching batch.
+        batch_size (`int`, *optional*, defaults to 10000): Texts per matching batch.
         output_dir (`str` or `Path`, *optional*): Where generated data is also saved (`training/`, `neutral/`);
             written only after a successful run, never partially.
         output_format (`str`, *optional*, defaults to `"hf"`): `"hf"` (`save_to_disk`, reload with
@@ -106,7 +108,7 @@ class TextPredictionDataCreator:
         mask_placeholder: str = "[MASK]",
         seed: int = 42,
         num_proc: int | None = None,
-        batch_size: int = 1000,
+        batch_size: int = 10_000,
         output_dir: str | Path | None = None,
         output_format: str = "hf",
     ):
@@ -200,21 +202,25 @@ class TextPredictionDataCreator:
         explicit = normalise_alternatives(alternatives)
         self._check_alternatives(explicit, pair, raw_to_class)
 
+        streamed = not isinstance(self.data, Dataset)
         matcher = TargetMatcher(
-            [s for c in self.feature_targets for s in c.word_specs], self.tagger, self.mask_placeholder,
-            self.min_left_context_words,
+            [s for c in self.feature_targets for s in c.word_specs], self.tagger, self.min_left_context_words,
+            keep_text=streamed,
         )
-        sampler = BottomK(max_size_per_class, _KEPT)
+        columns = ("row", "start", "end", "text") if streamed else ("row", "start", "end")
+        sampler = BottomK(max_size_per_class, columns)
+        names = np.array([raw_to_class[c] if raw_to_class[c] in pair else "" for c in matcher.class_ids], dtype=object)
         scan = _Scan()
         for batch in self._scan(matcher, self.data, scan):
-            if not batch.get("row"):
+            if not len(batch.get("row", ())):
                 continue
-            classes_of = [raw_to_class[c] for c in batch["factual_class"]]
-            keep = [i for i, c in enumerate(classes_of) if c in pair]
-            if not keep:
-                continue
-            batch = {c: [batch[c][i] for i in keep] for c in MATCH_COLUMNS}
-            sampler.add([classes_of[i] for i in keep], row_keys(seed, batch["row"], batch["start"]), batch)
+            groups = names[np.asarray(batch["class"], dtype=np.int64)]
+            keep = groups != ""
+            if not keep.all():
+                batch = {c: np.asarray(batch[c], dtype=object if c == "text" else np.int64)[keep] for c in columns}
+                groups = groups[keep]
+            if len(groups):
+                sampler.add(groups, row_keys(seed, batch["row"], batch["start"]), batch)
         scanned = scan.texts
         if scanned == 0:
             raise ValueError("base_data is empty (0 texts); pass a corpus with texts, e.g. base_data='wordnet'.")
@@ -232,9 +238,31 @@ class TextPredictionDataCreator:
         if balance:
             smallest = min(len(per_class[c]["key"]) for c in pair)
             per_class = {c: {k: v[:smallest] for k, v in per_class[c].items()} for c in pair}
+        for class_id in pair:
+            self._add_texts(per_class[class_id], matcher, self.data)
         result = self._assemble(per_class, pair, ratios, held_out_vocabulary, explicit, seed)
         self._save(result, "training")
         return result
+
+    def _add_texts(self, rows: dict[str, np.ndarray], matcher: TargetMatcher | None, data: Dataset) -> None:
+        """
+        Add `text` (fetched from `data` by row unless streamed) and, with a matcher, `masked` (the occurrence
+        replaced), `factual` (as written) and `word` (its lookup form) to sampled rows.
+        """
+        if "text" not in rows:
+            order = np.argsort(rows["row"].astype(np.int64), kind="stable")
+            texts = np.empty(len(order), dtype=object)
+            if len(order):
+                fetched = data.with_format("arrow")[rows["row"][order].astype(np.int64).tolist()]["text"]
+                texts[order] = fetched.to_pylist()
+            rows["text"] = texts
+        if matcher is None:
+            return
+        placeholder = self.mask_placeholder
+        spans = list(zip(rows["text"], rows["start"].tolist(), rows["end"].tolist(), strict=True))
+        rows["masked"] = np.array([t[:s] + placeholder + t[e:] for t, s, e in spans], dtype=object)
+        rows["factual"] = np.array([t[s:e] for t, s, e in spans], dtype=object)
+        rows["word"] = np.array([matcher.lookup_form(f) for f in rows["factual"]], dtype=object)
 
     def _merge(self, class_merge_map) -> tuple[dict[str, str], list[str]]:
         raw_to_class = {c: c for c in self.class_ids}
@@ -292,21 +320,23 @@ class TextPredictionDataCreator:
                 f"{data._fingerprint}|{function.describe()}|{describe_tagger(self.tagger)}".encode()
             ).hexdigest()[:32]
             reusable = self.tagger is None or isinstance(self.tagger, SpacyTagger)
-            mapped = data.map(
+            mapped = data.with_format("arrow").map(
                 function, batched=True, batch_size=self.batch_size, with_indices=True,
                 remove_columns=data.column_names, num_proc=self.num_proc, new_fingerprint=fingerprint,
                 load_from_cache_file=reusable, desc="Matching texts",
             )
             scan.texts = len(data)
-            yield from mapped.iter(batch_size=10_000)
+            for batch in mapped.with_format("arrow").iter(batch_size=100_000):
+                yield _columns(batch)
             return
         with tqdm(desc="Matching texts (streamed)", unit=" texts") as progress:
-            for batch in data.iter(batch_size=self.batch_size):
-                texts = [t if isinstance(t, str) else "" for t in batch["text"]]
-                indices = list(range(scan.texts, scan.texts + len(texts)))
-                scan.texts += len(texts)
-                progress.update(len(texts))
-                yield function({"text": texts}, indices)
+            for batch in data.with_format("arrow").iter(batch_size=self.batch_size):
+                size = len(batch)
+                indices = list(range(scan.texts, scan.texts + size))
+                scan.texts += size
+                progress.update(size)
+                result = function(batch, indices)
+                yield _columns(result) if isinstance(result, pa.Table) else result
 
     def _assemble(self, per_class, pair, ratios, held_out, explicit, seed) -> DatasetDict:
         split_of = {}
@@ -337,9 +367,8 @@ class TextPredictionDataCreator:
             positive = np.flatnonzero(merged["label"][order] == 1)
             if len(positive) and positive[0] != 0:  # the +1 class first, so its order can be read from the data
                 order[[0, positive[0]]] = order[[positive[0], 0]]
-            splits[name] = Dataset.from_dict(
-                {c: merged[c][order].tolist() for c in TRAINING_FEATURES}, features=TRAINING_FEATURES
-            )
+            table = pa.table({c: merged[c][order].tolist() for c in TRAINING_FEATURES}, schema=TRAINING_SCHEMA)
+            splits[name] = Dataset(InMemoryTable(table))
         return DatasetDict(splits)
 
     # ------------------------------------------------------------------------------------------------- neutral
@@ -386,17 +415,21 @@ class TextPredictionDataCreator:
                 f"excluded_spacy_tags={excluded_spacy_tags!r} needs token attributes but no tagger is available; pass "
                 "spacy_model= or tagger= to the creator."
             )
-        neutral = NeutralFilter(specs, extra, tag_filters, self.tagger)
         data = self.data if base_data is None else load_base_data(base_data, num_proc=self.num_proc)
-        sampler = BottomK(max_size, ("text",))
+        streamed = not isinstance(data, Dataset)
+        neutral = NeutralFilter(specs, extra, tag_filters, self.tagger, keep_text=streamed)
+        sampler = BottomK(max_size, ("row", "text") if streamed else ("row",))
         scan = _Scan()
         for batch in self._scan(neutral, data, scan):
-            if batch.get("row"):
+            if len(batch.get("row", ())):
                 sampler.add(["neutral"] * len(batch["row"]), row_keys(seed, batch["row"]), batch)
         if scan.texts == 0:
             raise ValueError("base_data is empty (0 texts); pass a corpus with texts, e.g. base_data='wordnet'.")
-        texts = sampler.result().get("neutral", {}).get("text", np.array([], dtype=object))
-        result = Dataset.from_dict({"text": texts.tolist()}, features=Features({"text": Value("string")}))
+        kept = sampler.result().get("neutral", {"row": np.zeros(0, dtype=np.int64)})
+        if not streamed:
+            self._add_texts(kept, None, data)
+        texts = kept.get("text", np.array([], dtype=object))
+        result = Dataset(InMemoryTable(pa.table({"text": pa.array(texts.tolist(), type=pa.string())})))
         self._save(result, "neutral")
         return result
 
@@ -428,3 +461,11 @@ class _Scan:
     """How many texts a scan has read."""
 
     texts: int = 0
+
+
+def _columns(table: pa.Table) -> dict[str, Any]:
+    """An Arrow batch as numpy arrays (numbers) and lists (strings)."""
+    return {
+        name: column.to_numpy() if pa.types.is_integer(column.type) else column.to_pylist()
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    }

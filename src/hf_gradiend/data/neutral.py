@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from .filters import TagFilter, WordSpec
-from .matcher import compile_words, find_all
+from .locator import WordLocator, text_array
 from .tagging import TaggedToken, Tagger
 
 
@@ -20,6 +24,7 @@ class NeutralFilter:
         extra_words (`Sequence[str]`): Further words to exclude (any case).
         excluded_tags (`Sequence[TagFilter]`): Token filters; a text with a token passing any of them is excluded.
         tagger (`Tagger`, *optional*): Needed for lemma targets and `excluded_tags`.
+        keep_text (`bool`, *optional*, defaults to `False`): Also output the texts (for streamed corpora).
     """
 
     def __init__(
@@ -28,12 +33,13 @@ class NeutralFilter:
         extra_words: Sequence[str] = (),
         excluded_tags: Sequence[TagFilter] = (),
         tagger: Tagger | None = None,
+        keep_text: bool = False,
     ):
+        self.keep_text = keep_text
         surface = [s for s in specs if not s.use_lemma]
-        self.pattern = compile_words(
-            [s.word for s in surface if not s.case_sensitive] + list(extra_words),
-            [s.word for s in surface if s.case_sensitive],
-        )
+        insensitive = [s.word for s in surface if not s.case_sensitive] + list(extra_words)
+        sensitive = [s.word for s in surface if s.case_sensitive]
+        self.locator = WordLocator(insensitive, sensitive)
         self.lemmas = {s.key for s in specs if s.use_lemma and not s.case_sensitive}
         self.lemmas_sensitive = {s.word for s in specs if s.use_lemma and s.case_sensitive}
         self.excluded_tags = tuple(excluded_tags)
@@ -44,20 +50,19 @@ class NeutralFilter:
 
     def describe(self) -> str:
         """A string that changes whenever the filter would decide differently (for dataset fingerprints)."""
-        pattern = self.pattern.pattern if self.pattern is not None else None
+        pattern = self.locator.pattern.pattern if self.locator else None
         tags = [str(t) for t in self.excluded_tags]
-        return repr((pattern, sorted(self.lemmas), sorted(self.lemmas_sensitive), tags))
+        return repr((pattern, sorted(self.lemmas), sorted(self.lemmas_sensitive), tags, self.keep_text))
 
-    def keep(self, texts: Sequence[str]) -> list[bool]:
-        """Whether each text is neutral."""
-        keep = [bool(t) for t in texts]
-        if self.pattern is not None:
-            for index, _, _ in find_all(self.pattern, texts):
-                keep[index] = False
+    def keep(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
+        """Whether each text is neutral (a boolean array)."""
+        column = text_array({"text": texts})
+        keep = pc_is_text(column) & ~self.locator.contains(column)
         if self.needs_tags:
-            kept = [i for i, k in enumerate(keep) if k]
-            if kept:
-                for index, tokens in zip(kept, self.tagger([texts[i] for i in kept]), strict=True):
+            kept = np.flatnonzero(keep)
+            if len(kept):
+                strings = column.take(pa.array(kept, type=pa.int64())).to_pylist()
+                for index, tokens in zip(kept, self.tagger(strings), strict=True):
                     keep[index] = not any(self._excluded(TaggedToken.coerce(t)) for t in tokens)
         return keep
 
@@ -66,11 +71,19 @@ class NeutralFilter:
             return True
         return any(f.accepts(token) for f in self.excluded_tags)
 
-    def __call__(self, batch: dict[str, list], indices: list[int]) -> dict[str, list]:
-        """Batched `datasets.map` function: the neutral texts of the batch and their row indices."""
-        texts = [t if isinstance(t, str) else "" for t in batch["text"]]
-        keep = self.keep(texts)
-        return {
-            "text": [t for t, k in zip(texts, keep, strict=True) if k],
-            "row": [i for i, k in zip(indices, keep, strict=True) if k],
-        }
+    def __call__(self, batch: Any, indices: list[int]) -> pa.Table:
+        """Batched `datasets.map` function: the row indices of the neutral texts (and, with `keep_text`, the texts)."""
+        column = text_array(batch)
+        keep = self.keep(column)
+        out = {"row": pa.array(np.asarray(indices, dtype=np.int64)[keep])}
+        if self.keep_text:
+            out["text"] = column.filter(pa.array(keep))
+        return pa.table(out)
+
+
+def pc_is_text(column: pa.Array) -> np.ndarray:
+    """True for non-null, non-empty texts."""
+    import pyarrow.compute as pc
+
+    lengths = pc.fill_null(pc.utf8_length(column), 0)
+    return (lengths.to_numpy(zero_copy_only=False) > 0).copy()

@@ -23,11 +23,11 @@ def mix64(values: np.ndarray) -> np.ndarray:
 
 def row_keys(seed: int, rows: Iterable[int], starts: Iterable[int] | None = None) -> np.ndarray:
     """Keys of rows (and of occurrences in them, by character offset) for one seed."""
-    rows = np.fromiter(rows, dtype=np.uint64)
+    rows = np.asarray(rows, dtype=np.int64).astype(np.uint64)
     with np.errstate(over="ignore"):
         keys = mix64(rows + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN)
         if starts is not None:
-            keys = mix64(keys + np.fromiter(starts, dtype=np.uint64, count=len(rows)))
+            keys = mix64(keys + np.asarray(starts, dtype=np.int64).astype(np.uint64))
     return keys
 
 
@@ -57,11 +57,12 @@ class BottomK:
     def add(self, groups: list[str], keys: np.ndarray, batch: Mapping[str, list[Any]]) -> None:
         """Add a batch: the group of each row, its key, and its columns."""
         groups = np.asarray(groups, dtype=object)
+        values = {c: _array(batch[c]) for c in self.columns}
         for group in dict.fromkeys(groups.tolist()):
             where = np.flatnonzero(groups == group)
             chunk = {"key": keys[where]}
             for column in self.columns:
-                chunk[column] = np.asarray(batch[column], dtype=object)[where]
+                chunk[column] = values[column][where]
             self.chunks.setdefault(group, []).append(chunk)
             self.sizes[group] = self.sizes.get(group, 0) + len(where)
             self.seen[group] = self.seen.get(group, 0) + len(where)
@@ -82,3 +83,12 @@ class BottomK:
     def result(self) -> dict[str, dict[str, np.ndarray]]:
         """Per group, its kept rows sorted by key (column `key` included)."""
         return {group: self._smallest(group, self.k) for group in self.chunks}
+
+
+def _array(values: Any) -> np.ndarray:
+    """Numeric arrays as they are; strings (and lists) as object arrays."""
+    if isinstance(values, np.ndarray) and values.dtype != object and values.dtype.kind not in "US":
+        return values
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
