@@ -194,3 +194,15 @@ def test_half_precision_base_keeps_the_direction_exact(llama, make_direction, ma
     before, after = dict(half.named_parameters()), dict(plain.named_parameters())
     for name, delta in direction.update_for(-1.0, 2.0).items():
         assert torch.equal(after[name], before[name] + delta.to(torch.bfloat16)), name
+
+
+def test_deleting_one_of_two_adapters_leaves_the_other(case, make_direction):
+    second = make_direction(case.base, case.pruned, seed=1)
+    model = _adapter(case)
+    alone = case.logits(model)
+    model.add_adapter("second", adapter_config_from_direction(second, alpha=3.0, feature_value=1.0))
+    model.base_model.set_adapter(["default", "second"])
+    model.delete_adapter("second")
+    assert model.active_adapters == ["default"]
+    assert torch.equal(case.logits(model), alone)
+    assert all("second" not in layer.held_adapters() for layer in _layers(model).values())

@@ -145,6 +145,10 @@ class GradiendLayer(nn.Module, BaseTunerLayer):
             raise ValueError(f"The owner layer of tied parameter {attr!r} has no adapter {adapter_name!r}.")
         self._tied_sources.setdefault(adapter_name, {})[attr] = (owner, owner_attr)
 
+    def delete_adapter(self, adapter_name: str) -> None:
+        super().delete_adapter(adapter_name)
+        self._tied_sources.pop(adapter_name, None)
+
     def set_scale(self, adapter: str, alpha: float | None = None, feature_value: float | None = None) -> None:
         """
         Change α and/or h of `adapter` on this layer (no effect if the layer does not hold it). Refused while merged.
