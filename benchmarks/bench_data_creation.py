@@ -5,8 +5,8 @@ Prints one table. Every measurement runs in its own process (so peak RSS is that
 - training data (3SG = he/she/it vs 3PL = they, 2,500 rows per class, no left-context minimum) and neutral data
   (1,000 texts) from 1M sentences (the bundled WordNet sentences repeated), for ours and for the reference in its
   own virtual environment (`benchmarks/_reference.py`);
-- ours on the same corpus streamed as an `IterableDataset` of 1M and of 10M sentences: peak RSS should not grow with
-  the corpus.
+- ours on the same sentences streamed as an `IterableDataset` (`to_iterable_dataset().repeat(...).take(n)`) of 1M
+  and of 10M sentences: peak RSS should not grow with the corpus.
 
 Usage: `python benchmarks/bench_data_creation.py [--sentences 1000000] [--streamed 10000000] [--skip-reference]`
 """
@@ -28,21 +28,17 @@ NEUTRAL_SIZE = 1000
 
 OURS = r"""
 import json, resource, sys, time
-from datasets import IterableDataset
-from hf_gradiend.data import TextFilterConfig, TextPredictionDataCreator, bundled_corpus_path
+from hf_gradiend.data import TextFilterConfig, TextPredictionDataCreator, bundled_corpus_path, load_wordnet
 
 mode, n, num_proc, per_class, neutral_size = sys.argv[1], *map(int, sys.argv[2:6])
 num_proc = num_proc or None
 lines = [line for line in bundled_corpus_path().read_text(encoding="utf-8").splitlines() if line.strip()]
 
-def sentences(n):
-    for i in range(n):
-        yield {"text": lines[i % len(lines)]}
-
 if mode == "memory":
     data = [lines[i % len(lines)] for i in range(n)]  # a list of strings, as the reference gets it
 else:
-    data = IterableDataset.from_generator(sentences, gen_kwargs={"n": n})
+    wordnet = load_wordnet()  # 34,761 sentences in memory, streamed over and over: never n sentences at once
+    data = wordnet.to_iterable_dataset().repeat(n // len(wordnet) + 1).take(n)
 targets = [TextFilterConfig(["he", "she", "it"], id="3SG"), TextFilterConfig(["they"], id="3PL")]
 start = time.perf_counter()
 creator = TextPredictionDataCreator(data, feature_targets=targets, num_proc=num_proc)
