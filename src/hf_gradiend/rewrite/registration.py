@@ -53,17 +53,17 @@ def register_gradiend_tuner() -> None:
         )
     key = GradiendPeftType.GRADIEND
     for name, value in values.items():
-        table = getattr(mapping, name)
-        present = table.get(key)
+        present = getattr(mapping, name).get(key)
         if present is not None and present != value:
             raise RuntimeError(
                 f"peft.mapping.{name} already maps {key.value!r} to {present!r}; another package registered a "
                 "method with the same name. Import only one of them."
             )
-        prefix_owner = [t for t, p in mapping.PEFT_TYPE_TO_PREFIX_MAPPING.items() if p == PREFIX and t != key]
-        if name == "PEFT_TYPE_TO_PREFIX_MAPPING" and prefix_owner:
-            raise RuntimeError(f"The adapter prefix {PREFIX!r} is already used by {prefix_owner[0]!r} in peft.")
-        table[key] = value
+    prefix_owners = [t for t, p in mapping.PEFT_TYPE_TO_PREFIX_MAPPING.items() if p == PREFIX and t != key]
+    if prefix_owners:
+        raise RuntimeError(f"The adapter prefix {PREFIX!r} is already used by {prefix_owners[0]!r} in peft.")
+    for name, value in values.items():
+        getattr(mapping, name)[key] = value
 
 
 def _peft_version() -> str:

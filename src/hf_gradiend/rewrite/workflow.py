@@ -192,13 +192,12 @@ class RewriteMixin:
         args = getattr(self, "args", None)
         if push_to_hub and not hub_model_id:
             raise ValueError("push_to_hub=True needs hub_model_id= (the repository for the rewritten model).")
-        direction = self.get_model()
-        provenance = _provenance(direction, self._base(), choice)
+        if output_dir is None and not push_to_hub:
+            return self._merge(self._adapter_model(choice))
+        provenance = _provenance(self.get_model(), self._base(), choice)
         if output_dir is not None:
             check_output_dir(output_dir, overwrite, provenance)
         peft_model = self._adapter_model(choice)
-        if output_dir is None and not push_to_hub:
-            return self._merge(peft_model)
         repo_id = hub_model_id if push_to_hub else str(output_dir)
         if output_dir is not None:
             with atomic_directory(output_dir) as staging:
