@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -131,7 +132,8 @@ def _as_datasets_object(base_data, text_column, split, hf_config, streaming) -> 
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             bad = next(t for t in base_data if not isinstance(t, str))
             raise TypeError(f"base_data lists must hold strings only; found {bad!r} ({type(bad).__name__}).") from None
-        return Dataset(InMemoryTable(pa.table({text_column: column})))
+        # A fresh fingerprint: hashing a million in-memory texts costs more than matching them.
+        return Dataset(InMemoryTable(pa.table({text_column: column})), fingerprint=uuid.uuid4().hex)
     if isinstance(base_data, str | Path):
         name = str(base_data)
         if name in BUNDLED:

@@ -329,7 +329,7 @@ class TextPredictionDataCreator:
             for batch in mapped.with_format("arrow").iter(batch_size=100_000):
                 yield _columns(batch)
             return
-        with tqdm(desc="Matching texts (streamed)", unit=" texts") as progress:
+        with tqdm(desc="Matching texts (streamed)", unit=" texts") as progress:  # no length known
             for batch in data.with_format("arrow").iter(batch_size=self.batch_size):
                 size = len(batch)
                 indices = list(range(scan.texts, scan.texts + size))

@@ -75,7 +75,7 @@ class TargetMatcher:
                 {k: code[v[0].class_id] for k, v in self.sensitive.items()},
             )
         else:
-            self.locator = WordLocator(self.insensitive, self.sensitive)
+            self.locator = WordLocator(list(self.insensitive), list(self.sensitive))
         if tagger is None and (self.tag_everything or any(s.tags for s in specs)):
             raise ValueError("TargetMatcher needs a tagger for specs with tags or lemmas.")
 
