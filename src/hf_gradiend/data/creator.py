@@ -171,7 +171,7 @@ class TextPredictionDataCreator:
         Args:
             max_size_per_class (`int`, *optional*): At most this many rows per class (a seeded random sample).
             split_ratios (`tuple[float, float, float]`, *optional*, defaults to `(0.8, 0.1, 0.1)`):
-                Shares of train, validation and test, per class.
+                Shares of train, validation and test, per class; a split with share 0 is left out.
             held_out_vocabulary (`bool`, *optional*, defaults to `False`): Split by word instead of by row: no word
                 of the test (or validation) rows occurs in train rows, as factual or as alternative.
             balance (`bool`, *optional*, defaults to `False`): Cut every class to the size of the smallest.
@@ -184,9 +184,9 @@ class TextPredictionDataCreator:
             seed (`int`, *optional*): Overrides the creator's seed.
 
         Returns:
-            `datasets.DatasetDict` with splits `train`, `validation`, `test`, each with the columns of
-            [`TRAINING_FEATURES`]. Rows are in seeded random order, the first row of each non-empty split being of
-            the +1 class (so the class order can be read from the data).
+            `datasets.DatasetDict` with splits `train`, `validation`, `test` (those with a positive ratio), each
+            with the columns of [`TRAINING_FEATURES`]. Rows are in seeded random order, the first row of each
+            split being of the +1 class (so the class order can be read from the data).
         """
         seed = self.seed if seed is None else seed
         ratios = check_ratios(split_ratios)
@@ -350,6 +350,8 @@ class TextPredictionDataCreator:
         whole_pool = {c: Counter(per_class[c]["word"].tolist()) for c in pair}
         splits = {}
         for index, name in enumerate(SPLITS):
+            if ratios[index] == 0:
+                continue  # a split with ratio 0 is left out (an empty split would not reload after save_to_disk)
             parts = []
             for class_id, other_id in (pair, pair[::-1]):
                 rows = {k: v[split_of[class_id] == index] for k, v in per_class[class_id].items()}
