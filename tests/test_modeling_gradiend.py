@@ -111,7 +111,7 @@ def test_latent_dim_other_than_one_is_refused_where_h_is_a_number(bert):
 def test_save_and_auto_load_round_trip(bert, tmp_path):
     model = _direction(bert[0], coordinates=torch.tensor([1, 2, 40]), objective="masked_lm")
     model.save_pretrained(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) >= ["config.json", "model.safetensors"]
+    assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in tmp_path.iterdir()}
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model_type"] == "gradiend" and config["feature_classes"] == ["3SG", "3PL"]
     assert "coordinates" not in config and config["pruned"] is True
@@ -150,10 +150,13 @@ def test_push_to_hub_uploads_config_and_weights_without_network(bert):
         mock.patch("huggingface_hub.HfApi.create_repo", return_value=mock.MagicMock(repo_id="org/direction")),
         mock.patch("huggingface_hub.HfApi.create_commit", fake_create_commit),
         mock.patch("huggingface_hub.HfApi.model_info", side_effect=Exception("offline")),
+        mock.patch("huggingface_hub.HfApi._validate_yaml", return_value=None),
     ):
         model.push_to_hub("org/direction")
-    assert {"config.json", "model.safetensors"} <= set(uploaded)
+    assert {"config.json", "model.safetensors", "README.md"} <= set(uploaded)
     assert json.loads(uploaded["config.json"])["model_type"] == "gradiend"
+    card = uploaded["README.md"].decode()
+    assert "3SG" in card and "org/direction" in card and "AutoModel.from_pretrained" in card
 
 
 def test_check_base_model_names_the_first_differing_parameter(bert):

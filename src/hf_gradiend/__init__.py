@@ -19,6 +19,16 @@ __version__ = "0.1.0.dev0"
 AutoConfig.register(GradiendConfig.model_type, GradiendConfig, exist_ok=True)
 AutoModel.register(GradiendConfig, GradiendModel, exist_ok=True)
 
+from . import rewrite  # noqa: E402  (registers the peft_type "GRADIEND" in peft's mapping tables)
+from .rewrite import (  # noqa: E402
+    GradiendAdapterConfig,
+    GradiendAdapterModel,
+    GradiendPeftType,
+    LoraExport,
+    adapter_config_from_direction,
+    export_lora,
+)
+
 _LAZY = {
     "GradientEngine": ".gradients",
     "GradientPair": ".gradients",
@@ -32,6 +42,13 @@ _LAZY = {
 }
 
 __all__ = [
+    "GradiendAdapterConfig",
+    "GradiendAdapterModel",
+    "GradiendPeftType",
+    "LoraExport",
+    "adapter_config_from_direction",
+    "export_lora",
+    "rewrite",
     "GradiendConfig",
     "GradiendError",
     "GradiendModel",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 
 import torch
@@ -189,6 +191,54 @@ class GradiendModel(GradiendPreTrainedModel):
         self.encoder.bias.neg_()
         self.decoder.weight.neg_()
         return self
+
+    def to_adapter_config(self, alpha: float, feature_value: float, **config_kwargs):
+        """
+        The peft config of the rewrite `θ + alpha · dec(feature_value)`, for `peft.get_peft_model(base, config)`.
+        See [`adapter_config_from_direction`].
+        """
+        from .rewrite import adapter_config_from_direction
+
+        return adapter_config_from_direction(self, alpha, feature_value, **config_kwargs)
+
+    # ------------------------------------------------------------------------------------------------------ saving
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> None:
+        """`PreTrainedModel.save_pretrained` (config.json + model.safetensors), plus the direction's card README.md."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            from .cards import write_direction_card
+
+            write_direction_card(self, save_directory)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        max_shard_size: int | str | None = "50GB",
+        **kwargs,
+    ) -> str:
+        """
+        Upload the direction (config, weights and its card) as a Hub model repo; loads with `AutoModel.from_pretrained`
+        after `import hf_gradiend`.
+        """
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder, max_shard_size=max_shard_size)
+            from .cards import write_direction_card
+
+            write_direction_card(self, folder, repo_id=repo_id)
+            return self._upload_modified_files(  # transformers' own upload path: one commit of the folder
+                folder, repo_id, files_timestamps={}, commit_message=commit_message or "Upload GRADIEND direction",
+                token=token, create_pr=create_pr, revision=revision,
+            )
 
     # ------------------------------------------------------------------------------------------------- importance
     @torch.no_grad()

@@ -23,6 +23,7 @@ from ..gradients.engine import GradientEngine
 from ..gradients.selection import select_parameters
 from ..gradients.store import GradientStore
 from ..modeling_gradiend import GradiendModel
+from ..rewrite.workflow import RewriteMixin
 from .arguments import GradiendTrainingArguments
 from .memory import check_memory
 from .pruning import pre_prune_coordinates
@@ -39,7 +40,7 @@ from .seeds import SeedResult, converged, write_seed_report
 logger = logging.getLogger(__name__)
 
 
-class GradiendTrainer(Trainer):
+class GradiendTrainer(RewriteMixin, Trainer):
     r"""
     Trains a [`GradiendModel`] with the transformers training loop.
 
