@@ -97,10 +97,10 @@ def _cased_like(word: str, model: str) -> str:
 
 def build_rows(sentences: list[str], settings: dict) -> tuple[list[dict], list[str]]:
     """
-    The benchmark's rows, defined here once for both libraries: per sentence the first he/she/it/they (whole
-    word, any case) with at least `min_left_context_words` words before it and whose class is not full yet; 3SG rows get the alternative "they",
-    3PL rows one of he/she/it drawn with the seed; at most `max_rows_per_class` per class after a seeded
-    shuffle; splits 80/10/10 within each class. Neutral texts contain no third-person pronoun at all.
+    The benchmark's rows, defined here once for both libraries. Per sentence: the first he/she/it/they (whole word,
+    any case) with at least `min_left_context_words` words before it whose class is not full yet. 3SG rows get the
+    alternative "they", 3PL rows one of he/she/it drawn with the seed; at most `max_rows_per_class` per class
+    after a seeded shuffle; splits 80/10/10 within each class. Neutral texts contain no third-person pronoun.
     """
     rng = random.Random(settings["seed"])
     order = list(range(len(sentences)))
@@ -177,9 +177,15 @@ def run_reference(paths: dict[str, Path], settings: dict, out: Path) -> dict:
 
     from hf_gradiend.offline_assets import smollm2_path
 
-    model_dir = smollm2_path()
+    # The reference wraps the tokenizer of any model whose path contains "instruct" in a Llama-3 chat prompt
+    # (`AutoTokenizerForLM`), which is wrong for SmolLM2 and breaks its pre-pruning (RecursionError in deepcopy);
+    # a link without that word gives it the same files as a plain causal LM.
+    model_dir = CACHE / "smollm2-135m"
+    if not model_dir.is_symlink():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        model_dir.symlink_to(smollm2_path(), target_is_directory=True)
     python = reference_python()
-    workdir = CACHE / ("reference-smoke" if settings["steps"] < SETTINGS["steps"] else "reference")
+    workdir = CACHE / ("reference-smoke" if out.stem.endswith("_smoke") else "reference")
     command = [
         str(python),
         str(Path(__file__).resolve().parent / "reference_run.py"),
@@ -270,11 +276,77 @@ def _base_probability(base) -> float | None:
     return None
 
 
+SUMMARY_KEYS = (
+    "test_correlation",
+    "mean_h_3SG",
+    "mean_h_3PL",
+    "neutral_mean_abs_h",
+    "neutral_filled_mean_abs_h",
+    "chosen_alpha",
+    "chosen_h",
+    "p3sg_on_3pl_base",
+    "p3sg_on_3pl_rewritten",
+    "lms_base",
+    "lms_rewritten",
+)
+
+
+def _rows_per_class(rows_meta: dict, split: str) -> dict[str, int]:
+    return {c: int(_get(rows_meta, "rows", f"{c}/{split}") or 0) for c in SETTINGS["feature_classes"]}
+
+
+def extrapolate_reference(result: dict, rows_meta: dict) -> dict[str, dict[str, float]]:
+    """
+    Wall and CPU time per phase scaled from a reduced reference run to the stated setup (`SETTINGS`), linearly in
+    the work that was cut. Training: gradient steps (the reference's own `data_preparation` time, where it computes
+    the gradients) × full/measured steps, in-training evaluation × full/measured rows; pre-pruning, loading and
+    post-pruning as measured. Encoder: per encoded row × the rows of the stated setup (test rows of both classes,
+    filled training texts and neutral texts). Decoder grid: per text scored at each grid point (3PL test rows and
+    LMS texts). Data and rewrite do not depend on the reductions. CPU time is scaled by the same factor as wall time.
+    """
+    settings, phases = result.get("settings", {}), result.get("phases", {})
+    scaled = {}
+    for name in PHASES:
+        phase = phases.get(name)
+        if not phase or "wall_s" not in phase:
+            continue
+        wall = phase["wall_s"]
+        if name == "training":
+            times = phase.get("reference_time_stats") or {}
+            steps_s, eval_s = times.get("data_preparation", 0.0), times.get("eval", 0.0)
+            new_wall = (
+                wall - steps_s - eval_s
+                + steps_s * SETTINGS["steps"] / settings["steps"]
+                + eval_s * SETTINGS["train_eval_rows_per_class"] / settings["train_eval_rows_per_class"]
+            )  # fmt: skip
+        elif name == "encoder":
+            test = _rows_per_class(rows_meta, "test")
+            full_rows = (
+                sum(min(n, SETTINGS["encoder_rows_per_class"]) for n in test.values())
+                + 2 * SETTINGS["encoder_neutral_rows"]
+            )
+            measured_rows = phase.get("n_samples") or full_rows
+            new_wall = wall * full_rows / measured_rows
+        elif name == "decoder":
+            other = _rows_per_class(rows_meta, "test")["3PL"]
+            neutral = int(rows_meta.get("neutral") or SETTINGS["neutral_rows"])
+
+            full_texts = min(SETTINGS["decoder_rows"], other) + min(SETTINGS["decoder_rows"], neutral)
+            measured_texts = min(settings["decoder_rows"], other) + min(settings["decoder_rows"], neutral)
+            new_wall = wall * full_texts / measured_texts
+        else:
+            new_wall = wall
+        factor = new_wall / wall if wall else 1.0
+        scaled[name] = {"wall_s": round(new_wall, 1), "cpu_s": round(phase.get("cpu_s", 0.0) * factor, 1)}
+    scaled["total"] = {key: round(sum(p[key] for p in scaled.values()), 1) for key in ("wall_s", "cpu_s")}
+    return scaled
+
+
 def _fmt(value, unit: str = "") -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.4g}{unit}"
+        return f"{value:,.0f}{unit}" if abs(value) >= 1000 else f"{value:.4g}{unit}"
     return f"{value}{unit}"
 
 
@@ -284,27 +356,56 @@ def _ratio(ours, reference) -> str:
     return f"{ours / reference:.3g}×"
 
 
-def print_table(reference: dict | None, ours: dict | None) -> None:
-    """One table: per phase wall time and peak RSS, then the quality numbers; ratios are ours / reference."""
-    lines = ["| measure | reference (gradiend 0.2.3) | hf_gradiend | ours / reference |", "|---|---|---|---|"]
+def _stated(settings: dict | None) -> dict:
+    return {k: v for k, v in (settings or {}).items() if k != "changes"}
 
-    def row(label, ref_value, our_value, unit="", ratio=True):
-        lines.append(f"| {label} | {_fmt(ref_value, unit)} | {_fmt(our_value, unit)} | "
-                     f"{_ratio(our_value, ref_value) if ratio else ''} |")  # fmt: skip
+
+def print_table(reference: dict | None, ours: dict | None, rows_meta: dict | None = None) -> None:
+    """
+    One table: per phase wall time, CPU time and peak RSS, then the quality numbers. When the reference ran a
+    reduced setup, a column scales its times to the stated setup (`extrapolate_reference`); the ratio (ours /
+    reference) then uses the reference column whose setup matches ours.
+    """
+    reduced = bool(_get(reference, "settings", "changes"))
+    extrapolated = extrapolate_reference(reference, rows_meta or {}) if reference and reduced else {}
+    ours_stated = ours is not None and _stated(ours.get("settings")) == _stated(SETTINGS)
+    compare_to_extrapolated = reduced and ours_stated
+    header = ["measure", "reference (gradiend 0.2.3)"]
+    header += ["reference, scaled to the stated setup"] if reduced else []
+    header += ["hf_gradiend", "ours / reference"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def row(label, ref_value, our_value, unit="", scaled=None, ratio=True):
+        cells = [label, _fmt(ref_value, unit)]
+        cells += [_fmt(scaled, unit)] if reduced else []
+        base = scaled if compare_to_extrapolated and scaled is not None else ref_value
+        cells += [_fmt(our_value, unit), _ratio(our_value, base) if ratio else ""]
+        lines.append("| " + " | ".join(cells) + " |")
 
     for phase in PHASES:
         ref_phase, our_phase = _get(reference, "phases", phase) or {}, _get(ours, "phases", phase) or {}
-        row(f"{phase}: wall time", ref_phase.get("wall_s"), our_phase.get("wall_s"), " s")
-        row(f"{phase}: peak RSS", ref_phase.get("peak_rss_mib"), our_phase.get("peak_rss_mib"), " MiB")
-    row("end to end: wall time", _get(reference, "total_wall_s"), _get(ours, "total_wall_s"), " s")
-    row("end to end: peak RSS", _get(reference, "process_peak_rss_mib"), _get(ours, "process_peak_rss_mib"), " MiB")
+        scaled = extrapolated.get(phase, {})
+        row(f"{phase}: wall time", ref_phase.get("wall_s"), our_phase.get("wall_s"), " s", scaled.get("wall_s"))
+        row(f"{phase}: CPU time", ref_phase.get("cpu_s"), our_phase.get("cpu_s"), " s", scaled.get("cpu_s"))
+        peak_ref, peak_ours = ref_phase.get("peak_rss_mib"), our_phase.get("peak_rss_mib")
+        row(f"{phase}: peak RSS", peak_ref, peak_ours, " MiB", peak_ref)
+    total = extrapolated.get("total", {})
+    row(
+        "end to end: wall time", _get(reference, "total_wall_s"), _get(ours, "total_wall_s"), " s", total.get("wall_s")
+    )
+    row("end to end: CPU time", _get(reference, "total_cpu_s"), _get(ours, "total_cpu_s"), " s", total.get("cpu_s"))
+    peak_ref = _get(reference, "process_peak_rss_mib")
+    row("end to end: peak RSS", peak_ref, _get(ours, "process_peak_rss_mib"), " MiB", peak_ref)
     ref_summary, our_summary = _get(reference, "summary") or {}, _get(ours, "summary") or {}
-    for key in ref_summary.keys() | our_summary.keys():
+    for key in SUMMARY_KEYS:
         row(key, ref_summary.get(key), our_summary.get(key), ratio=False)
     print("\n".join(lines))
     for name, result in (("reference", reference), ("hf_gradiend", ours)):
-        if result and result.get("changes"):
-            print(f"\n{name} deviations from the stated setup: {result['changes']}")
+        changes = _get(result, "settings", "changes")
+        if changes:
+            print(f"\n{name} deviates from the stated setup ({changes['reason']}): {changes['from_to']}")
+    if reduced:
+        print("\nScaled column: measured time × (stated work / measured work) per phase; see extrapolate_reference.")
 
 
 def _load(path: Path) -> dict | None:
@@ -316,12 +417,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=("reference", "ours", "table"), help="run one half, or only print")
     parser.add_argument("--smoke", action="store_true", help="2 steps and tiny evaluation caps (a wiring check)")
     parser.add_argument("--steps", type=int, help="override the number of training steps (recorded in the JSON)")
+    parser.add_argument("--train-eval-rows", type=int, help="override the in-training evaluation rows per class")
+    parser.add_argument("--encoder-rows", type=int, help="override the encoder test rows per class (and neutral rows)")
+    parser.add_argument("--decoder-rows", type=int, help="override the decoder grid rows")
+    parser.add_argument("--reason", help="why the setup was reduced (stored with the changes in the JSON)")
     parser.add_argument("--sentences", help="raw sentences, one a line (default: the WordNet examples bundled)")
     args = parser.parse_args(argv)
 
     settings = {**SETTINGS, **(SMOKE if args.smoke else {})}
-    if args.steps is not None:
-        settings["steps"] = args.steps
+    overrides = {
+        "steps": args.steps,
+        "train_eval_rows_per_class": args.train_eval_rows,
+        "encoder_rows_per_class": args.encoder_rows,
+        "encoder_neutral_rows": args.encoder_rows,
+        "decoder_rows": args.decoder_rows,
+    }
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    changes = {key: [SETTINGS[key], value] for key, value in settings.items() if value != SETTINGS[key]}
+    if changes and not args.smoke:
+        settings["changes"] = {"from_to": changes, "reason": args.reason or "not given"}
     suffix = "_smoke" if args.smoke else ""
     results = CACHE if args.smoke else RESULTS
     reference_out, ours_out = results / f"reference{suffix}.json", results / f"ours{suffix}.json"
@@ -333,7 +447,10 @@ def main(argv: list[str] | None = None) -> None:
             run_reference(paths, settings, reference_out)
         if args.only in (None, "ours"):
             run_ours(paths, settings, ours_out)
-    print_table(_load(reference_out), _load(ours_out))
+    reference = _load(reference_out)
+    if reference is not None:
+        reference["summary"] = summarize_reference(reference)  # recomputed, so a changed summary applies to old runs
+    print_table(reference, _load(ours_out), _load(CACHE / "rows_meta.json"))
 
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ class Recorder:
     def write(self) -> None:
         self.result["total_wall_s"] = round(time.perf_counter() - self.start, 2)
         self.result["total_cpu_s"] = round(_cpu_seconds() - self.cpu_start, 2)
-        self.result["process_peak_rss_mib"] = round(_status_kib("VmHWM") / 1024, 1)
+        # The per-phase resets also reset the process's high-water mark, so the process peak is the largest phase peak.
+        peaks = [phase["peak_rss_mib"] for phase in self.result["phases"].values()]
+        self.result["process_peak_rss_mib"] = max([round(_status_kib("VmHWM") / 1024, 1), *peaks])
         self.out.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.out.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(_jsonable(self.result), indent=2) + "\n")
