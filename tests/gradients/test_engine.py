@@ -120,3 +120,12 @@ def test_per_text_gradients_come_from_one_batched_pass(request, name):
     for i in range(len(texts)):
         alone = original(texts[i:i + 1], factual[i:i + 1], alternative[i:i + 1])
         torch.testing.assert_close(batched.get("diff")[i], alone.get("diff")[0], atol=1e-5, rtol=1e-4)
+
+
+def test_per_text_gradients_under_no_grad(llama):
+    engine = GradientEngine(copy.deepcopy(llama[0]), llama[1])
+    texts, factual, alternative = (list(c) for c in zip(*TEXTS, strict=True))
+    expected = engine.gradients(texts, factual, alternative, per_text=True).get("diff")
+    with torch.no_grad():  # evaluation code runs under no_grad; gradients must still flow
+        got = engine.gradients(texts, factual, alternative, per_text=True).get("diff")
+    torch.testing.assert_close(got, expected)

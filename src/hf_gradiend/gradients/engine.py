@@ -127,23 +127,21 @@ class GradientEngine:
         factual = self.encode(masked_texts, factual_words)
         alternative = self.encode(masked_texts, alternative_words)
         kinds = ["factual"] * need_factual + ["alternative"] * need_alternative
-        if per_text and len(factual) > 1:
-            if self._per_sample.supported:
-                with torch.enable_grad(), self._per_sample.capture():
-                    losses, rows = self._losses(factual, alternative)
-                width = len(factual) + (0 if rows["alternative"] is rows["factual"] else len(alternative))
-                if self._per_sample.applicable(width):
-                    out = {}
-                    for j, kind in enumerate(kinds):
-                        grads = self._per_sample.compute(losses[kind].sum(), width, retain_graph=j < len(kinds) - 1)
-                        out[kind] = grads[rows[kind]]
-                    return GradientPair(out.get("factual"), out.get("alternative"))
-                self._per_sample.supported = False  # e.g. an input shared by the batch; use one pass per text
-            singles = [self.gradients([t], [f], [a], kinds=kinds) for t, f, a in
-                       zip(masked_texts, factual_words, alternative_words, strict=True)]
-            return GradientPair(*(
-                torch.cat([getattr(s, k) for s in singles]) if k in kinds else None for k in ("factual", "alternative")
-            ))
+        if not per_text or len(factual) == 1:
+            return self._mean_gradients(factual, alternative, kinds)
+        batched = self._per_text_batched(factual, alternative, kinds)
+        if batched is not None:
+            return batched
+        singles = [self._mean_gradients([f], [a], kinds) for f, a in zip(factual, alternative, strict=True)]
+        return GradientPair(*(
+            torch.cat([getattr(s, k) for s in singles]) if k in kinds else None for k in ("factual", "alternative")
+        ))
+
+    # -------------------------------------------------------------------------------------------------- internals
+    def _mean_gradients(
+        self, factual: list[EncodedText], alternative: list[EncodedText], kinds: list[str]
+    ) -> GradientPair:
+        """Gradients of the mean loss over the texts: one forward, one backward per kind."""
         with torch.enable_grad():
             losses, _ = self._losses(factual, alternative)
             out = {
@@ -152,7 +150,25 @@ class GradientEngine:
             }
         return GradientPair(out.get("factual"), out.get("alternative"))
 
-    # -------------------------------------------------------------------------------------------------- internals
+    def _per_text_batched(
+        self, factual: list[EncodedText], alternative: list[EncodedText], kinds: list[str]
+    ) -> GradientPair | None:
+        """Per-text gradients from one forward and one backward per kind; `None` where the model does not allow it."""
+        if not self._per_sample.supported:
+            return None
+        with torch.enable_grad():
+            with self._per_sample.capture():
+                losses, rows = self._losses(factual, alternative)
+            width = len(factual) + (0 if rows["alternative"] is rows["factual"] else len(alternative))
+            if not self._per_sample.applicable(width):
+                self._per_sample.supported = False  # e.g. an input shared by the batch; use one pass per text
+                return None
+            out = {}
+            for j, kind in enumerate(kinds):
+                grads = self._per_sample.compute(losses[kind].sum(), width, retain_graph=j < len(kinds) - 1)
+                out[kind] = grads[rows[kind]]
+        return GradientPair(out.get("factual"), out.get("alternative"))
+
     def _losses(
         self, factual: list[EncodedText], alternative: list[EncodedText]
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
