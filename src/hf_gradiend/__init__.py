@@ -39,6 +39,8 @@ _LAZY = {
     "TextPredictionTrainer": ".training",
     "PrePruneConfig": ".training",
     "PostPruneConfig": ".training",
+    "smollm2_path": ".offline_assets",
+    "MissingAssetError": ".offline_assets",
 }
 
 __all__ = [
