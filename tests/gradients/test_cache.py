@@ -83,3 +83,20 @@ def test_fingerprint_changes_with_the_weights(bert):
         model.bert.encoder.layer[1].output.dense.weight[3, 4] += 1e-3
     assert base_model_fingerprint(model, names) != before
     assert unit_key(["a"], ["b"], ["c"]) != unit_key(["a"], ["c"], ["b"])
+
+
+def test_per_text_batches_are_split_to_bound_memory(llama, monkeypatch):
+    import hf_gradiend.gradients.store as store_module
+
+    engine = GradientEngine(copy.deepcopy(llama[0]), llama[1], params=["*.layers.1.mlp.*"])
+    store = GradientStore(engine, ["diff"])
+    texts = TEXTS + ["In the morning [MASK] read the news quietly."]
+    words, others = ["he", "they", "it"], ["they", "she", "they"]
+    whole = store.per_text(texts, words, others)
+    sizes = []
+    original = engine.gradients
+    engine.gradients = lambda *a, **k: sizes.append(len(a[0])) or original(*a, **k)
+    monkeypatch.setattr(store_module, "PER_TEXT_BYTES", engine.selection.num_coordinates * 4 * 2 * 2)
+    split = store.per_text(texts, words, others)
+    assert sizes == [2, 1]
+    torch.testing.assert_close(split.get("diff"), whole.get("diff"))

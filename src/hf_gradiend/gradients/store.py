@@ -12,6 +12,10 @@ from .engine import GradientEngine, GradientPair
 
 logger = logging.getLogger(__name__)
 
+PER_TEXT_BYTES = 2**30
+"""Memory one batched per-text pass may spend on its gradients (texts × coordinates × kinds × 4 bytes); larger
+batches are split, so evaluating a direction over all weights of a large model stays within memory."""
+
 
 class GradientStore:
     """
@@ -73,12 +77,15 @@ class GradientStore:
                 if cached is not None:
                     found[i] = _to(cached, self.engine.device)
         missing = [i for i in range(len(keys)) if i not in found]
-        if missing:
+        width = self.engine.selection.num_coordinates * 4 * max(1, len(self.primitives))
+        step = max(1, PER_TEXT_BYTES // width)
+        for start in range(0, len(missing), step):
+            chunk = missing[start:start + step]
             computed = self._restrict(self.engine.gradients(
-                [masked[i] for i in missing], [factual[i] for i in missing], [alternative[i] for i in missing],
+                [masked[i] for i in chunk], [factual[i] for i in chunk], [alternative[i] for i in chunk],
                 kinds=self.primitives, per_text=True,
             ))
-            for j, i in enumerate(missing):
+            for j, i in enumerate(chunk):
                 rows = (computed.factual, computed.alternative)
                 pair = GradientPair(*(None if t is None else t[j:j + 1] for t in rows))
                 found[i] = pair
