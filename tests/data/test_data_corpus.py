@@ -74,3 +74,31 @@ def test_sentence_splitting():
     assert list(data["text"]) == ["a", "b", "c"]
     streamed = load_base_data(Dataset.from_dict({"text": ["x. Y"]}).to_iterable_dataset(), split_sentences=True)
     assert [r["text"] for r in streamed] == ["x.", "Y"]
+
+
+def test_a_hub_id_goes_to_load_dataset_with_config_split_and_streaming(monkeypatch):
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None, streaming=False, **kwargs):
+        calls.append((path, name, split, streaming))
+        return Dataset.from_dict({"content": ["he ran", "they ran"]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    data = load_base_data("someone/corpus", text_column="content", split="validation", hf_config="en",
+                          streaming=True)
+    assert calls == [("someone/corpus", "en", "validation", True)]
+    assert list(data["text"]) == ["he ran", "they ran"]
+
+
+@pytest.mark.slow
+def test_a_built_wheel_ships_the_corpus_and_its_licence(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(root)], check=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert {"hf_gradiend/resources/wordnet_examples.txt", "hf_gradiend/resources/WORDNET_LICENSE"} <= set(names)

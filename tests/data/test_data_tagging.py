@@ -110,3 +110,19 @@ def test_spacy_tagger_reports_offsets_and_attributes(english):
     tokens = SpacyTagger(english)(["She sang."])[0]
     assert (tokens[0].text, tokens[0].start, tokens[0].pos, tokens[0].morph["Case"]) == ("She", 0, "PRON", "Nom")
     assert tokens[1].lemma == "sing"
+
+
+def test_case_sensitive_targets():
+    texts = ["Kommen Sie bitte herein.", "Morgen kommt sie wieder.", "Haben Sie Zeit?", "Ob sie kommt?"] * 3
+    creator = TextPredictionDataCreator(texts, [TextFilterConfig("Sie", id="formal", case_sensitive=True),
+                                                TextFilterConfig("sie", id="she", case_sensitive=True)])
+    rows = [r for s in creator.generate_training_data(split_ratios=RATIOS).values() for r in s]
+    assert {(r["factual"], r["alternative"], r["factual_class"]) for r in rows} == {
+        ("Sie", "sie", "formal"), ("sie", "Sie", "she")}
+
+
+def test_a_tagger_returning_the_wrong_number_of_texts_is_reported():
+    creator = TextPredictionDataCreator(GERMAN, [TextFilterConfig("die", id="f", spacy_tags={"Gender": "Fem"}),
+                                                 TextFilterConfig("der", id="m")], tagger=lambda texts: [])
+    with pytest.raises(ValueError, match="token lists for"):
+        creator.generate_training_data(split_ratios=RATIOS)

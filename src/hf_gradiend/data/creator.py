@@ -72,7 +72,8 @@ class TextPredictionDataCreator:
             for causal LMs, which see only the left context); a class config may override it.
         mask_placeholder (`str`, *optional*, defaults to `"[MASK]"`): Replaces the occurrence in `masked`.
         seed (`int`, *optional*, defaults to 42): Seed of samples, splits and alternatives.
-        num_proc (`int`, *optional*): Processes for `datasets.map`.
+        num_proc (`int`, *optional*): Processes for `datasets.map` (more than 1; matching in one process is often
+            fast enough that starting processes costs more than it saves).
         batch_size (`int`, *optional*, defaults to 100000): Texts per matching batch (large batches amortise the
             per-call cost of the vectorised pattern matching).
         output_dir (`str` or `Path`, *optional*): Where generated data is also saved (`training/`, `neutral/`);
@@ -134,12 +135,14 @@ class TextPredictionDataCreator:
             )
         self.tagger = resolve_tagger(spacy_model, tagger)
         self.data = load_base_data(
-            base_data, text_column, split, hf_config, streaming, base_max_size, split_sentences, num_proc
+            base_data, text_column, split, hf_config, streaming, base_max_size, split_sentences,
+            num_proc if num_proc is not None and num_proc > 1 else None,
         )
         self.min_left_context_words = min_left_context_words
         self.mask_placeholder = mask_placeholder
         self.seed = seed
-        self.num_proc = num_proc
+        # datasets starts a process pool for any num_proc, even 1: only ask for one when it can run in parallel
+        self.num_proc = num_proc if num_proc is not None and num_proc > 1 else None
         self.batch_size = batch_size
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.output_format = output_format

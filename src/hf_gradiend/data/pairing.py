@@ -70,7 +70,7 @@ def choose_alternatives(
         if given:
             chosen[where] = np.asarray(given, dtype=object)[(u[where] * len(given)).astype(np.int64)]
             continue
-        candidates = [(w, c) for w, c in sorted(pool.items()) if w.lower() != word.lower()]
+        candidates = [(w, c) for w, c in sorted(pool.items()) if w != word]  # lookup forms: "Sie" != "sie"
         if not candidates:
             raise ValueError(
                 f"Rows of class {class_id!r} with the word {word!r} have no alternative: class {other_id!r} has no "
