@@ -39,6 +39,10 @@ _LAZY = {
     "TextPredictionTrainer": ".training",
     "PrePruneConfig": ".training",
     "PostPruneConfig": ".training",
+    "TextFilterConfig": ".data",
+    "TextPredictionDataCreator": ".data",
+    "TaggedToken": ".data",
+    "load_wordnet": ".data",
     "smollm2_path": ".offline_assets",
     "MissingAssetError": ".offline_assets",
 }
