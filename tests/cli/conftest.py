@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from hf_gradiend.testing_utils import tiny_bert, tiny_wordpiece_tokenizer, toy_templates
 
@@ -62,3 +63,31 @@ TRAIN_FLAGS = (
     "--eval_strategy", "steps", "--eval_steps", "20", "--logging_strategy", "no", "--disable_tqdm", "true",
     "--use_cpu", "--seed", "1",
 )
+
+
+@pytest.fixture(scope="session")
+def random_direction(workspace) -> Path:
+    """`workspace/random_direction`: an untrained 3SG/3PL direction over one query projection of the saved BERT."""
+    from transformers import AutoModelForMaskedLM
+
+    from hf_gradiend import GradiendModel
+    from hf_gradiend.gradients import select_parameters
+
+    base = AutoModelForMaskedLM.from_pretrained(workspace / "bert")
+    selection = select_parameters(base, ["*.layer.0.attention.self.query.*"])
+    torch.manual_seed(0)
+    direction = GradiendModel.for_base_model(
+        base, selection, feature_classes=["3SG", "3PL"], source="factual", target="diff", objective="masked_lm"
+    )
+    with torch.no_grad():
+        direction.decoder.weight.normal_()
+    direction.save_pretrained(workspace / "random_direction")
+    return workspace / "random_direction"
+
+
+def error_line(stderr: str, command: str) -> str:
+    """The last stderr line, checked to be the CLI's one-line error of `command` (and no traceback)."""
+    assert "Traceback" not in stderr, stderr
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith(f"hf-gradiend {command}: error: "), stderr
+    return line

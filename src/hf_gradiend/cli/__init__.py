@@ -7,6 +7,7 @@ status 1 (status 2 for bad flags) and one line on stderr; `HF_GRADIEND_TRACEBACK
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -43,17 +44,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = argv[0]
     module = importlib.import_module(f".{command}", __name__)
-    _configure_logging()
     try:
         parser = command_parser(command)
         parsed = parser.parse(argv[1:])
-        module.run(*parsed)
+        with _logging_to_stderr():
+            module.run(*parsed)
     except KeyboardInterrupt:
         print(f"{PROG} {command}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - every failure becomes one line unless the traceback is asked for
         if os.environ.get(TRACEBACK_ENV):
             raise
+        _close_progress_bars()
         print(f"{PROG} {command}: error: {error_line(error)}", file=sys.stderr)
         return 1
     return 0
@@ -95,15 +97,42 @@ def _top_parser():
     return parser
 
 
-def _configure_logging() -> None:
-    """hf_gradiend's own messages (skipped runs, convergence warnings) at INFO on stderr."""
+def _close_progress_bars() -> None:
+    """Close progress bars an error interrupted, so they do not redraw below the error line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
+@contextlib.contextmanager
+def _logging_to_stderr():
+    """While a command runs, hf_gradiend's own messages (skipped runs, convergence warnings) go to stderr at INFO."""
     logger = logging.getLogger("hf_gradiend")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the message."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
 
 
 __all__ = ["COMMANDS", "command_parser", "main"]

@@ -59,6 +59,8 @@ def sources(args: CompareArguments) -> dict[str, str] | list[str]:
             plain.append(item)
     if labelled and plain:
         raise ValueError(f"Label every direction (LABEL=PATH) or none; unlabelled: {plain}.")
+    if len(labelled or plain) < 2:
+        raise ValueError(f"Comparing needs two or more directions; got {list(labelled) or plain}.")
     return labelled or plain
 
 
@@ -73,13 +75,19 @@ def run(args: CompareArguments) -> None:
     from ..compare import resolve_directions, topk_overlap
 
     k = topk_value(args.topk)
-    for path, suffixes in ((args.table_path, (".json", ".csv")), (args.output_path, None)):
-        if path is not None and suffixes is not None and Path(path).suffix.lower() not in suffixes:
-            raise ValueError(f"--table_path={path!r} must end in .json or .csv.")
+    if args.table_path is not None and Path(args.table_path).suffix.lower() not in (".json", ".csv"):
+        raise ValueError(f"--table_path={args.table_path!r} must end in .json or .csv.")
     directions = resolve_directions(sources(args))
     matrix = topk_overlap(directions, k, value=args.value, part=args.part)
     print(f"Top-{k:g} overlap ({args.part}, {args.value}):")
     print(matrix)
+    if args.output_path is not None:  # drawn first: it refuses what cannot be drawn before anything is written
+        from ..plotting.overlap import plot_topk_overlap
+
+        _, figure = plot_topk_overlap(
+            directions, k, args.part, kind=args.kind, value=args.value, output_path=args.output_path
+        )
+        print(f"Figure -> {figure}")
     if args.table_path is not None:
         table = Path(args.table_path)
         if table.suffix.lower() == ".json":
@@ -92,10 +100,3 @@ def run(args: CompareArguments) -> None:
                 for label, row in zip(matrix.labels, matrix.values.tolist(), strict=True):
                     writer.writerow([label, *row])
         print(f"Table -> {table}")
-    if args.output_path is not None:
-        from ..plotting.overlap import plot_topk_overlap
-
-        _, path = plot_topk_overlap(
-            directions, k, args.part, kind=args.kind, value=args.value, output_path=args.output_path
-        )
-        print(f"Figure -> {path}")
