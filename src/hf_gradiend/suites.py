@@ -87,8 +87,10 @@ class TrainerSuite:
     Args:
         model (`str` or `PreTrainedModel`): The base model (Hub id, local path or instance), loaded once when a run
             needs training.
-        data: Rows of all classes, in any form [`TextPredictionTrainer`] accepts: a dict `{class: rows}` of per-class
-            rows (each row's alternative drawn from the other classes' words), a `DatasetDict`, or a file.
+        data: Rows of all classes, in any form [`TextPredictionTrainer`] accepts. A dict `{class: rows}` of per-class
+            rows (`masked`, `factual`) is the natural form: each run then reads only the rows of its own classes, so
+            a pair's alternatives are the other class's words (a merged feature's: the other merged class's words).
+            A `DatasetDict` or a file must hold rows between the classes of every run.
         classes (`list[str]`, *optional*): The classes to pair, in order (the earlier class of a pair is +1). All
             classes of the data by default.
         pairs (`list[tuple[str, str]]`, *optional*): Train exactly these pairs (+1 class first) instead of every pair

@@ -52,3 +52,15 @@ def test_bad_config_files_are_one_line_errors(tmp_path, capsys, content, suffix,
     err = capsys.readouterr().err.strip()
     assert err.startswith("hf-gradiend info: error: ") and len(err.splitlines()) == 1
     assert pytest.importorskip("re").search(message, err)
+
+
+def test_data_classes_as_flags_or_as_mappings_in_a_config_file(tmp_path):
+    from hf_gradiend.cli.data import class_config
+
+    config = tmp_path / "data.yaml"
+    config.write_text("output_dir: out\nclasses:\n  - {id: 3SG, targets: [he, she]}\n  - 3PL=they\n")
+    (args,) = command_parser("data").parse(["--config", str(config)])
+    first, second = (class_config(c) for c in args.classes)
+    assert (first.id, list(first.targets)) == ("3SG", ["he", "she"])
+    assert (second.id, list(second.targets)) == ("3PL", ["they"])
+    assert class_config("he,she").id == "he"

@@ -52,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG} {command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output went into a command that stopped reading, e.g. `| head`
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # noqa: BLE001 - every failure becomes one line unless the traceback is asked for
         if os.environ.get(TRACEBACK_ENV):
             raise
