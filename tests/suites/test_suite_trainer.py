@@ -166,3 +166,14 @@ def test_args_must_be_gradiend_training_arguments(bert, tmp_path):
         TrainerSuite(bert[0], per_class_rows(WORDS), tokenizer=bert[1], args={"output_dir": str(tmp_path)})
     with pytest.raises(ValueError, match="output_dir"):
         TrainerSuite(bert[0], per_class_rows(WORDS), tokenizer=bert[1])
+
+
+def test_rows_with_alternatives_give_the_classes_in_order(bert, rows, tmp_path):
+    suite = TrainerSuite(bert[0], rows, tokenizer=bert[1], args=suite_args(tmp_path / "s"))
+    assert suite.classes == ["3SG", "3PL"] and [r.label for r in suite.runs] == ["3SG/3PL"]
+    assert suite.run_data(suite.runs[0]) is suite.splits and not suite.is_finished("3SG/3PL")
+    with pytest.raises(KeyError, match="No run '1SG/3PL'"):
+        suite.run("1SG/3PL")
+    with pytest.raises(ValueError, match="holds no suite.json"):
+        suite_directions(tmp_path)
+    assert not (tmp_path / "s").exists()
