@@ -7,15 +7,9 @@ import copy
 import pytest
 from datasets import Dataset, DatasetDict
 
-from hf_gradiend import GradiendTrainingArguments, TextPredictionTrainer
+from hf_gradiend import TextPredictionTrainer
 from hf_gradiend.testing_utils import toy_templates
 from hf_gradiend.training.text_prediction import load_rows, merge_classes, pair_per_class
-
-
-def _args(tmp_path, **kwargs):
-    defaults = dict(output_dir=str(tmp_path / "out"), max_steps=150, learning_rate=1e-2, gradient_batch_size=4,
-                    source="factual", logging_strategy="no", disable_tqdm=True, use_cpu=True, seed=0)
-    return GradiendTrainingArguments(**{**defaults, **kwargs})
 
 
 def _per_class(words_by_class):
@@ -38,10 +32,10 @@ def test_per_class_rows_get_seeded_alternatives_in_the_factual_case():
     assert {r["alternative"] for r in pl} <= {"he", "she", "it"} and len({r["alternative"] for r in pl}) > 1
 
 
-def test_trainer_from_per_class_rows_learns_the_direction(bert, tmp_path):
+def test_trainer_from_per_class_rows_learns_the_direction(bert, tmp_path, make_args):
     trainer = TextPredictionTrainer(
         copy.deepcopy(bert[0]), data=_per_class({"3SG": ["he", "she", "it"], "3PL": ["they"]}),
-        target_classes=["3SG", "3PL"], args=_args(tmp_path), tokenizer=bert[1],
+        target_classes=["3SG", "3PL"], args=make_args(), tokenizer=bert[1],
     )
     assert set(trainer.data) == {"train", "validation", "test"}
     trainer.train()
@@ -64,10 +58,10 @@ def test_class_merge_map_merges_and_drops_same_class_transitions():
     assert len(merged) < len(splits["train"])  # 1SG→3SG style rows were dropped
 
 
-def test_more_than_two_classes_need_target_classes(bert, tmp_path):
+def test_more_than_two_classes_need_target_classes(bert, tmp_path, make_args):
     per_class = _per_class({"1SG": ["i"], "3SG": ["he"], "3PL": ["they"]})
     with pytest.raises(ValueError, match="has 3 classes.*target_classes"):
-        TextPredictionTrainer(bert[0], data=per_class, args=_args(tmp_path), tokenizer=bert[1])
+        TextPredictionTrainer(bert[0], data=per_class, args=make_args(), tokenizer=bert[1])
     assert not (tmp_path / "out").exists()
 
 

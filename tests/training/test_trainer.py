@@ -10,29 +10,15 @@ import torch
 from transformers import AutoModel
 
 import hf_gradiend  # noqa: F401
-from hf_gradiend import GradiendModel, GradiendTrainer, GradiendTrainingArguments
-from hf_gradiend.testing_utils import toy_templates
+from hf_gradiend import GradiendModel, GradiendTrainer
 
 
-def _split(rows):
-    held_out = set(toy_templates()[12:])
-    return [r for r in rows if r["masked"] not in held_out], [r for r in rows if r["masked"] in held_out]
-
-
-def _args(tmp_path, **kwargs):
-    defaults = dict(
-        output_dir=str(tmp_path / "out"), max_steps=150, learning_rate=1e-2, gradient_batch_size=4, source="factual",
-        logging_strategy="no", disable_tqdm=True, use_cpu=True, seed=0,
-    )
-    return GradiendTrainingArguments(**{**defaults, **kwargs})
-
-
-def test_trainer_learns_a_separating_direction_on_tiny_bert(bert, rows, tmp_path):
-    train, test = _split(rows)
+def test_trainer_learns_a_separating_direction_on_tiny_bert(bert, rows, tmp_path, split_rows, make_args):
+    train, test = split_rows
     base = copy.deepcopy(bert[0])
     before = {n: p.detach().clone() for n, p in base.named_parameters()}
     trainer = GradiendTrainer(
-        base, args=_args(tmp_path), train_dataset=train, eval_dataset=test, processing_class=bert[1]
+        base, args=make_args(), train_dataset=train, eval_dataset=test, processing_class=bert[1]
     )
     trainer.train()
     metrics = trainer.evaluate()
@@ -55,9 +41,9 @@ def test_flip_sign_preserves_the_decoder_output(bert):
     torch.testing.assert_close(after.reconstruction, before.reconstruction)
 
 
-def test_evaluation_is_logged_at_eval_steps_and_model_saves_for_automodel(llama, rows, tmp_path):
-    train, test = _split(rows)
-    args = _args(tmp_path, max_steps=6, eval_strategy="steps", eval_steps=3, params=["*.layers.1.*"])
+def test_evaluation_is_logged_at_eval_steps_and_model_saves_for_automodel(llama, split_rows, make_args):
+    train, test = split_rows
+    args = make_args(max_steps=6, eval_strategy="steps", eval_steps=3, params=["*.layers.1.*"])
     trainer = GradiendTrainer(
         copy.deepcopy(llama[0]), args=args, train_dataset=train, eval_dataset=test, processing_class=llama[1]
     )
@@ -73,8 +59,8 @@ def test_evaluation_is_logged_at_eval_steps_and_model_saves_for_automodel(llama,
     assert torch.equal(loaded.decoder.weight, trainer.get_model().decoder.weight)
 
 
-def test_gradient_groups_hold_one_transition(rows, bert, tmp_path):
-    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=_args(tmp_path, gradient_batch_size=5), train_dataset=rows,
+def test_gradient_groups_hold_one_transition(rows, bert, tmp_path, make_args):
+    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=make_args(gradient_batch_size=5), train_dataset=rows,
                               processing_class=bert[1])
     groups = trainer.train_dataset
     for index in range(len(groups)):
@@ -83,13 +69,13 @@ def test_gradient_groups_hold_one_transition(rows, bert, tmp_path):
         assert 1 <= len(members) <= 5
 
 
-def test_continuing_a_direction_on_another_base_is_refused(bert, llama, tmp_path):
+def test_continuing_a_direction_on_another_base_is_refused(bert, llama, tmp_path, make_args):
     from hf_gradiend import ParameterMismatchError
     from hf_gradiend.gradients import select_parameters
 
     direction = GradiendModel.for_base_model(bert[0], select_parameters(bert[0], ["*.layer.1.output.*"]))
     with pytest.raises(ParameterMismatchError, match="bert.encoder.layer.1.output"):
-        GradiendTrainer(llama[0], args=_args(tmp_path), model=direction, processing_class=llama[1],
+        GradiendTrainer(llama[0], args=make_args(), model=direction, processing_class=llama[1],
                         feature_classes=["3SG", "3PL"])
     assert not os.path.exists(tmp_path / "out")
 
@@ -101,20 +87,20 @@ def test_continuing_a_direction_on_another_base_is_refused(bert, llama, tmp_path
         (lambda r: {**r, "alternative": "zebra"}, "cannot encode the target word 'zebra'"),
     ],
 )
-def test_bad_rows_fail_with_a_clear_error_and_write_nothing(bert, rows, tmp_path, mutate, message):
+def test_bad_rows_fail_with_a_clear_error_and_write_nothing(bert, rows, tmp_path, mutate, message, make_args):
     bad = [mutate(r) for r in rows]
-    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=_args(tmp_path, max_steps=2), train_dataset=bad,
+    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=make_args(max_steps=2), train_dataset=bad,
                               processing_class=bert[1])
     with pytest.raises(ValueError, match=message):
         trainer.train()
     assert not os.path.exists(tmp_path / "out") or not any((tmp_path / "out").iterdir())
 
 
-def test_rows_need_the_trainer_columns_and_two_classes(bert, rows, tmp_path):
+def test_rows_need_the_trainer_columns_and_two_classes(bert, rows, tmp_path, make_args):
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['alternative'\]"):
-        GradiendTrainer(bert[0], args=_args(tmp_path), processing_class=bert[1],
+        GradiendTrainer(bert[0], args=make_args(), processing_class=bert[1],
                         train_dataset=[{k: v for k, v in r.items() if k != "alternative"} for r in rows])
     one_class = [r for r in rows if r["factual_class"] == "3SG"]
     with pytest.raises(ValueError, match=r"Found 1 factual classes \['3SG'\]"):
-        GradiendTrainer(bert[0], args=_args(tmp_path), processing_class=bert[1], train_dataset=one_class)
+        GradiendTrainer(bert[0], args=make_args(), processing_class=bert[1], train_dataset=one_class)
     assert not os.path.exists(tmp_path / "out")

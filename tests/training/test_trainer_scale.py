@@ -11,23 +11,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel
 
-from hf_gradiend import GradiendTrainer, GradiendTrainingArguments
+from hf_gradiend import GradiendTrainer
 from hf_gradiend.gradients import GradientEngine
-from hf_gradiend.testing_utils import toy_templates
 from hf_gradiend.training.pruning import PostPruneConfig, PrePruneConfig
-
-
-def _split(rows):
-    held_out = set(toy_templates()[12:])
-    return [r for r in rows if r["masked"] not in held_out], [r for r in rows if r["masked"] in held_out]
-
-
-def _args(tmp_path, **kwargs):
-    defaults = dict(
-        output_dir=str(tmp_path / "out"), max_steps=150, learning_rate=1e-2, gradient_batch_size=4, source="factual",
-        logging_strategy="no", disable_tqdm=True, use_cpu=True, seed=0, gradient_cache_dir=str(tmp_path / "cache"),
-    )
-    return GradiendTrainingArguments(**{**defaults, **kwargs})
 
 
 def _count_engine_calls(monkeypatch):
@@ -42,11 +28,13 @@ def _count_engine_calls(monkeypatch):
     return calls
 
 
-def test_three_seeds_with_pre_and_post_pruning_converge_and_reuse_the_cache(bert, rows, tmp_path, monkeypatch):
-    train, test = _split(rows)
+def test_three_seeds_with_pre_and_post_pruning_converge_and_reuse_the_cache(
+    bert, tmp_path, monkeypatch, split_rows, make_args
+):
+    train, test = split_rows
     calls = _count_engine_calls(monkeypatch)
-    args = _args(
-        tmp_path, max_seeds=3, min_convergent_seeds=3, pre_prune=PrePruneConfig(n_samples=8, topk=0.2),
+    args = make_args(
+        max_seeds=3, min_convergent_seeds=3, pre_prune=PrePruneConfig(n_samples=8, topk=0.2),
         post_prune=PostPruneConfig(topk=0.25), eval_strategy="steps", eval_steps=50,
     )
     trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=args, train_dataset=train, eval_dataset=test,
@@ -69,18 +57,18 @@ def test_three_seeds_with_pre_and_post_pruning_converge_and_reuse_the_cache(bert
     assert metrics["eval_correlation"] > 0.9 and metrics["eval_mean_3SG"] > 0.5 > -0.5 > metrics["eval_mean_3PL"]
 
 
-def test_training_stops_once_enough_seeds_converged(bert, rows, tmp_path):
-    train, test = _split(rows)
-    args = _args(tmp_path, max_seeds=3, min_convergent_seeds=1)
+def test_training_stops_once_enough_seeds_converged(bert, rows, tmp_path, split_rows, make_args):
+    train, test = split_rows
+    args = make_args(max_seeds=3, min_convergent_seeds=1)
     trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=args, train_dataset=train, eval_dataset=test,
                               processing_class=bert[1])
     trainer.train()
     assert [r.seed for r in trainer.seed_results] == [0]
 
 
-def test_the_best_evaluated_state_is_what_train_leaves(bert, rows, tmp_path):
-    train, test = _split(rows)
-    args = _args(tmp_path, max_steps=40, eval_strategy="steps", eval_steps=10)
+def test_the_best_evaluated_state_is_what_train_leaves(bert, rows, tmp_path, split_rows, make_args):
+    train, test = split_rows
+    args = make_args(max_steps=40, eval_strategy="steps", eval_steps=10)
     trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=args, train_dataset=train, eval_dataset=test,
                               processing_class=bert[1])
     trainer.train()
@@ -90,14 +78,14 @@ def test_the_best_evaluated_state_is_what_train_leaves(bert, rows, tmp_path):
     assert trainer.evaluate()["eval_correlation"] == pytest.approx(max(logged), abs=1e-5)
 
 
-def test_resume_from_checkpoint_reaches_the_uninterrupted_weights(llama, rows, tmp_path):
-    train, _ = _split(rows)
+def test_resume_from_checkpoint_reaches_the_uninterrupted_weights(llama, rows, tmp_path, split_rows, make_args):
+    train, _ = split_rows
     common = dict(max_steps=8, learning_rate=1e-3, save_strategy="steps", save_steps=4, params=["*.layers.1.mlp.*"])
-    straight = GradiendTrainer(copy.deepcopy(llama[0]), args=_args(tmp_path / "a", **common), train_dataset=train,
+    straight = GradiendTrainer(copy.deepcopy(llama[0]), args=make_args(tmp_path / "a", **common), train_dataset=train,
                                processing_class=llama[1])
     straight.train()
-    interrupted = GradiendTrainer(copy.deepcopy(llama[0]), args=_args(tmp_path / "b", **common), train_dataset=train,
-                                  processing_class=llama[1])
+    interrupted = GradiendTrainer(copy.deepcopy(llama[0]), args=make_args(tmp_path / "b", **common),
+                                  train_dataset=train, processing_class=llama[1])
     checkpoint = tmp_path / "a" / "out" / "checkpoint-4"
     assert checkpoint.is_dir()
     interrupted.train(resume_from_checkpoint=str(checkpoint))
@@ -105,60 +93,60 @@ def test_resume_from_checkpoint_reaches_the_uninterrupted_weights(llama, rows, t
         torch.testing.assert_close(interrupted.get_model().state_dict()[name], value, rtol=0, atol=1e-7)
 
 
-def test_fewer_rows_than_one_gradient_group_is_refused(bert, rows, tmp_path):
+def test_fewer_rows_than_one_gradient_group_is_refused(bert, rows, tmp_path, make_args):
     with pytest.raises(ValueError, match=r"3 training rows, fewer than one gradient group \(gradient_batch_size=8\)"):
-        GradiendTrainer(bert[0], args=_args(tmp_path, gradient_batch_size=8), train_dataset=rows[:3],
+        GradiendTrainer(bert[0], args=make_args(gradient_batch_size=8), train_dataset=rows[:3],
                         processing_class=bert[1], feature_classes=["3SG", "3PL"])
     assert not os.path.exists(tmp_path / "out") and not os.path.exists(tmp_path / "cache")
 
 
-def test_one_class_missing_is_refused(bert, rows, tmp_path):
+def test_one_class_missing_is_refused(bert, rows, tmp_path, make_args):
     only_3sg = [r for r in rows if r["factual_class"] == "3SG"]
     with pytest.raises(ValueError, match=r"No rows of class\(es\) \['3PL'\]"):
-        GradiendTrainer(bert[0], args=_args(tmp_path), train_dataset=only_3sg, processing_class=bert[1],
+        GradiendTrainer(bert[0], args=make_args(), train_dataset=only_3sg, processing_class=bert[1],
                         feature_classes=["3SG", "3PL"])
     assert not os.path.exists(tmp_path / "out")
 
 
-def test_eval_steps_without_validation_rows_is_refused(bert, rows, tmp_path):
+def test_eval_steps_without_validation_rows_is_refused(bert, rows, tmp_path, make_args):
     with pytest.raises(ValueError, match="eval_strategy='steps' needs validation rows"):
-        GradiendTrainer(bert[0], args=_args(tmp_path, eval_strategy="steps", eval_steps=5), train_dataset=rows,
+        GradiendTrainer(bert[0], args=make_args(eval_strategy="steps", eval_steps=5), train_dataset=rows,
                         processing_class=bert[1])
     assert not os.path.exists(tmp_path / "out")
 
 
-def test_a_cache_written_for_another_base_model_is_refused(bert, rows, tmp_path):
+def test_a_cache_written_for_another_base_model_is_refused(bert, rows, tmp_path, split_rows, make_args):
     from hf_gradiend.gradients.cache import CacheMismatchError
     from hf_gradiend.testing_utils import tiny_bert
 
-    train, _ = _split(rows)
-    first = GradiendTrainer(copy.deepcopy(bert[0]), args=_args(tmp_path, max_steps=2), train_dataset=train,
+    train, _ = split_rows
+    first = GradiendTrainer(copy.deepcopy(bert[0]), args=make_args(max_steps=2), train_dataset=train,
                             processing_class=bert[1])
     first.train()
     other = tiny_bert(bert[1], seed=1)  # same architecture, other weights
-    second = GradiendTrainer(other, args=_args(tmp_path / "second", max_steps=2, gradient_cache_dir=str(tmp_path /
+    second = GradiendTrainer(other, args=make_args(tmp_path / "second", max_steps=2, gradient_cache_dir=str(tmp_path /
                              "cache")), train_dataset=train, processing_class=bert[1])
     with pytest.raises(CacheMismatchError, match="fingerprint"):
         second.train()
     assert not os.path.exists(tmp_path / "second" / "out" / "model.safetensors")
 
 
-def test_non_finite_gradients_stop_training_naming_the_texts(bert, rows, tmp_path):
-    train, _ = _split(rows)
+def test_non_finite_gradients_stop_training_naming_the_texts(bert, rows, tmp_path, split_rows, make_args):
+    train, _ = split_rows
     base = copy.deepcopy(bert[0])
     with torch.no_grad():
         base.bert.encoder.layer[1].output.dense.weight[0, 0] = float("nan")
-    trainer = GradiendTrainer(base, args=_args(tmp_path, max_steps=2, gradient_cache=False), train_dataset=train,
+    trainer = GradiendTrainer(base, args=make_args(max_steps=2, gradient_cache=False), train_dataset=train,
                               processing_class=bert[1])
     with pytest.raises(FloatingPointError, match=r"Non-finite gradients at step 0 for the texts \[\["):
         trainer.train()
     assert not os.path.exists(tmp_path / "out" / "model.safetensors")
 
 
-def test_convergence_plot_renders_correlation_and_class_means(bert, rows, tmp_path):
+def test_convergence_plot_renders_correlation_and_class_means(bert, rows, tmp_path, split_rows, make_args):
     pytest.importorskip("matplotlib")
-    train, test = _split(rows)
-    args = _args(tmp_path, max_steps=20, eval_strategy="steps", eval_steps=5, max_seeds=2, min_convergent_seeds=2)
+    train, test = split_rows
+    args = make_args(max_steps=20, eval_strategy="steps", eval_steps=5, max_seeds=2, min_convergent_seeds=2)
     trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=args, train_dataset=train, eval_dataset=test,
                               processing_class=bert[1])
     trainer.train()
@@ -170,9 +158,9 @@ def test_convergence_plot_renders_correlation_and_class_means(bert, rows, tmp_pa
     assert len(bottom) == 4  # two class means per seed
 
 
-def test_convergence_plot_needs_evaluations(bert, rows, tmp_path):
+def test_convergence_plot_needs_evaluations(bert, rows, tmp_path, make_args):
     pytest.importorskip("matplotlib")
-    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=_args(tmp_path, max_steps=2), train_dataset=rows,
+    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=make_args(max_steps=2), train_dataset=rows,
                               processing_class=bert[1])
     trainer.train()
     with pytest.raises(ValueError, match="eval_strategy='steps'"):
