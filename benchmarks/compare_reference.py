@@ -217,12 +217,41 @@ def run_reference(paths: dict[str, Path], settings: dict, out: Path) -> dict:
 
 
 def run_ours(paths: dict[str, Path], settings: dict, out: Path) -> dict:
-    """The hf_gradiend half: not written yet (it needs the trainer with gradient caching and pruning)."""
-    raise SystemExit(
-        "The hf_gradiend half of this benchmark is not written yet: it needs GradiendTrainer with gradient caching, "
-        "pre-/post-pruning, evaluate_decoder and rewrite_base_model. It must write "
-        f"{out} with the same layout as the reference JSON (phases.<phase>.wall_s / peak_rss_mib and a 'summary')."
-    )
+    """
+    Run `ours_run.py` with this Python as a child process (so its memory is its own); add the child's wall time and
+    peak RSS. Its work directory (direction, gradient cache, rewritten model) is emptied first, so the timing
+    includes computing every gradient.
+    """
+    from hf_gradiend.offline_assets import smollm2_path
+
+    workdir = CACHE / out.stem
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve().parent / "ours_run.py"),
+        "--model", str(smollm2_path()),
+        "--rows", str(paths["rows.csv"]),
+        "--neutral", str(paths["neutral.csv"]),
+        "--sentences", str(paths["sentences.txt"]),
+        "--out", str(out),
+        "--workdir", str(workdir),
+        "--settings", json.dumps(settings),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    print(f"[compare] hf_gradiend: {' '.join(command[:2])} ... -> {out}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    completed = subprocess.run(command, env=env, cwd=ROOT)
+    wall = time.perf_counter() - start
+    result = json.loads(out.read_text()) if out.exists() else {"phases": {}}
+    result["child_process"] = {
+        "returncode": completed.returncode,
+        "wall_s": round(wall, 2),
+        "max_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
+    result["summary"] = summarize_ours(result)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if completed.returncode != 0:
+        raise SystemExit(f"The hf_gradiend run failed (exit {completed.returncode}); partial results in {out}.")
+    return result
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -256,6 +285,29 @@ def summarize_reference(result: dict) -> dict:
         "p3sg_on_3pl_base": _base_probability(decoder.get("base")),
         "lms_base": _lms_value(chosen.get("base_lms")),
         "lms_rewritten": _lms_value(chosen.get("lms")),
+    }
+
+
+def summarize_ours(result: dict) -> dict:
+    """The quality numbers of an hf_gradiend JSON under the names the table uses (None where not measured)."""
+    phases = result.get("phases", {})
+    encoder, decoder = phases.get("encoder", {}), phases.get("decoder", {})
+    chosen = decoder.get("chosen") or {}
+    by_class = encoder.get("mean_by_feature_class") or {}
+    abs_by_group = encoder.get("abs_mean_by_group") or {}
+    measured_on_3pl = chosen.get("measured_on") in (None, "3PL")
+    return {
+        "test_correlation": encoder.get("correlation"),
+        "mean_h_3SG": by_class.get("3SG"),
+        "mean_h_3PL": by_class.get("3PL"),
+        "neutral_mean_abs_h": abs_by_group.get("neutral_dataset"),
+        "neutral_filled_mean_abs_h": abs_by_group.get("neutral_training_masked"),
+        "chosen_alpha": chosen.get("learning_rate"),
+        "chosen_h": chosen.get("feature_value"),
+        "p3sg_on_3pl_rewritten": chosen.get("target_probability") if measured_on_3pl else None,
+        "p3sg_on_3pl_base": chosen.get("base_target_probability") if measured_on_3pl else None,
+        "lms_base": chosen.get("base_lms"),
+        "lms_rewritten": chosen.get("lms"),
     }
 
 
@@ -360,52 +412,114 @@ def _stated(settings: dict | None) -> dict:
     return {k: v for k, v in (settings or {}).items() if k != "changes"}
 
 
-def print_table(reference: dict | None, ours: dict | None, rows_meta: dict | None = None) -> None:
+def _setup_of(result: dict | None) -> dict:
+    """The settings that decide the work of a run (everything but the reason given for a reduction)."""
+    settings = dict(_get(result, "settings") or {})
+    changes = settings.pop("changes", None)
+    return {**settings, "changes": (changes or {}).get("from_to")}
+
+
+def _load_avg(phase: dict) -> str | None:
+    load = phase.get("load_avg_1min")
+    return f"{load[0]:.1f} → {load[1]:.1f}" if isinstance(load, list) and len(load) == 2 else None
+
+
+def build_table(
+    reference: dict | None,
+    ours: dict | None,
+    ours_reduced: dict | None = None,
+    rows_meta: dict | None = None,
+) -> str:
     """
-    One table: per phase wall time, CPU time and peak RSS, then the quality numbers. When the reference ran a
-    reduced setup, a column scales its times to the stated setup (`extrapolate_reference`); the ratio (ours /
-    reference) then uses the reference column whose setup matches ours.
+    The comparison as a Markdown table: per phase wall time, CPU time, peak RSS and the 1-minute load average at the
+    phase's start and end, end-to-end totals, then the quality numbers.
+
+    When the reference ran a reduced setup, two comparisons share the table: the reference as measured against
+    hf_gradiend on the same reduced setup (`ours_reduced`, like for like), and the reference's times scaled to the
+    stated setup (`extrapolate_reference`) against hf_gradiend on the stated setup (`ours`). Peak RSS does not
+    depend on the reductions and is compared with the measured reference peak in both. Quality numbers of the
+    scaled column are not measured (—).
     """
     reduced = bool(_get(reference, "settings", "changes"))
     extrapolated = extrapolate_reference(reference, rows_meta or {}) if reference and reduced else {}
-    ours_stated = ours is not None and _stated(ours.get("settings")) == _stated(SETTINGS)
-    compare_to_extrapolated = reduced and ours_stated
-    header = ["measure", "reference (gradiend 0.2.3)"]
-    header += ["reference, scaled to the stated setup"] if reduced else []
-    header += ["hf_gradiend", "ours / reference"]
+    if reduced:
+        header = [
+            "measure", "reference (gradiend 0.2.3), measured", "hf_gradiend, same setup", "ours / reference",
+            "reference, scaled to the stated setup", "hf_gradiend, stated setup", "ours / scaled reference",
+        ]  # fmt: skip
+    else:
+        header = ["measure", "reference (gradiend 0.2.3)", "hf_gradiend", "ours / reference"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    like = ours_reduced if reduced else ours
 
-    def row(label, ref_value, our_value, unit="", scaled=None, ratio=True):
-        cells = [label, _fmt(ref_value, unit)]
-        cells += [_fmt(scaled, unit)] if reduced else []
-        base = scaled if compare_to_extrapolated and scaled is not None else ref_value
-        cells += [_fmt(our_value, unit), _ratio(our_value, base) if ratio else ""]
+    def row(label, ref_value, like_value, our_value=None, scaled=None, unit="", ratio=True, scaled_ratio=True):
+        cells = [label, _fmt(ref_value, unit), _fmt(like_value, unit), _ratio(like_value, ref_value) if ratio else ""]
+        if reduced:
+            cells += [_fmt(scaled, unit), _fmt(our_value, unit)]
+            cells += [_ratio(our_value, scaled) if ratio and scaled_ratio else ""]
         lines.append("| " + " | ".join(cells) + " |")
 
-    for phase in PHASES:
-        ref_phase, our_phase = _get(reference, "phases", phase) or {}, _get(ours, "phases", phase) or {}
-        scaled = extrapolated.get(phase, {})
-        row(f"{phase}: wall time", ref_phase.get("wall_s"), our_phase.get("wall_s"), " s", scaled.get("wall_s"))
-        row(f"{phase}: CPU time", ref_phase.get("cpu_s"), our_phase.get("cpu_s"), " s", scaled.get("cpu_s"))
-        peak_ref, peak_ours = ref_phase.get("peak_rss_mib"), our_phase.get("peak_rss_mib")
-        row(f"{phase}: peak RSS", peak_ref, peak_ours, " MiB", peak_ref)
+    def phase_of(result, name):
+        return _get(result, "phases", name) or {}
+
+    for name in PHASES:
+        ref_phase, like_phase, our_phase = phase_of(reference, name), phase_of(like, name), phase_of(ours, name)
+        scaled = extrapolated.get(name, {})
+        for key, label, unit in (("wall_s", "wall time", " s"), ("cpu_s", "CPU time", " s")):
+            row(f"{name}: {label}", ref_phase.get(key), like_phase.get(key), our_phase.get(key), scaled.get(key), unit)
+        peak = ref_phase.get("peak_rss_mib")
+        row(f"{name}: peak RSS", peak, like_phase.get("peak_rss_mib"), our_phase.get("peak_rss_mib"), peak, " MiB")
+        row(
+            f"{name}: load average (1 min)", _load_avg(ref_phase), _load_avg(like_phase), _load_avg(our_phase),
+            None, ratio=False,
+        )
     total = extrapolated.get("total", {})
+    for key, label, scaled_key in (("total_wall_s", "wall time", "wall_s"), ("total_cpu_s", "CPU time", "cpu_s")):
+        row(
+            f"end to end: {label}", _get(reference, key), _get(like, key), _get(ours, key), total.get(scaled_key), " s"
+        )
+    peak = _get(reference, "process_peak_rss_mib")
     row(
-        "end to end: wall time", _get(reference, "total_wall_s"), _get(ours, "total_wall_s"), " s", total.get("wall_s")
+        "end to end: peak RSS", peak, _get(like, "process_peak_rss_mib"), _get(ours, "process_peak_rss_mib"), peak,
+        " MiB",
     )
-    row("end to end: CPU time", _get(reference, "total_cpu_s"), _get(ours, "total_cpu_s"), " s", total.get("cpu_s"))
-    peak_ref = _get(reference, "process_peak_rss_mib")
-    row("end to end: peak RSS", peak_ref, _get(ours, "process_peak_rss_mib"), " MiB", peak_ref)
-    ref_summary, our_summary = _get(reference, "summary") or {}, _get(ours, "summary") or {}
+    summaries = [_get(result, "summary") or {} for result in (reference, like, ours)]
     for key in SUMMARY_KEYS:
-        row(key, ref_summary.get(key), our_summary.get(key), ratio=False)
-    print("\n".join(lines))
-    for name, result in (("reference", reference), ("hf_gradiend", ours)):
-        changes = _get(result, "settings", "changes")
-        if changes:
-            print(f"\n{name} deviates from the stated setup ({changes['reason']}): {changes['from_to']}")
+        ref_value, like_value, our_value = (summary.get(key) for summary in summaries)
+        row(key, ref_value, like_value, our_value, None, ratio=key == "test_correlation", scaled_ratio=False)
+
+    notes = []
+    machine = _get(ours, "machine") or _get(like, "machine") or _get(reference, "machine") or {}
+    dates = ", ".join(
+        f"{name} {_get(result, 'started')}"
+        for name, result in (("reference", reference), ("hf_gradiend (same setup)", like), ("hf_gradiend", ours))
+        if result is not None and (name != "hf_gradiend" or reduced)
+    )
+    notes.append(
+        f"Machine: {machine.get('cpus', '?')} CPU cores shared with other jobs, {machine.get('platform', '?')}, "
+        f"Python {machine.get('python', '?')}; started: {dates}."
+    )
+    missing = [name for name in PHASES if reference is not None and not phase_of(reference, name)]
+    if reference is None:
+        notes.append("The reference JSON is missing: run `compare_reference.py --only reference`.")
+    elif missing:
+        notes.append(f"The reference run has not finished: phases {missing} are missing (—).")
     if reduced:
-        print("\nScaled column: measured time × (stated work / measured work) per phase; see extrapolate_reference.")
+        changes = _get(reference, "settings", "changes")
+        notes.append(f"The reference ran a reduced setup ({changes['reason']}): {changes['from_to']}.")
+        if like is not None and _setup_of(like) != _setup_of(reference):
+            notes.append("hf_gradiend's 'same setup' run does NOT match the reference's settings; rerun it.")
+        if ours is not None and _setup_of(ours) != _setup_of({"settings": SETTINGS}):
+            notes.append(f"hf_gradiend's 'stated setup' run deviates: {_get(ours, 'settings', 'changes')}.")
+        notes.append(
+            "Scaled column: measured reference time × (stated work / measured work) per phase (see "
+            "extrapolate_reference); peak RSS is the measured one."
+        )
+    for name, result in (("reference", reference), ("hf_gradiend (same setup)", like), ("hf_gradiend", ours)):
+        error = next((f"{p}: {v['error']}" for p, v in (_get(result, "phases") or {}).items() if "error" in v), None)
+        if error:
+            notes.append(f"{name} failed in phase {error}.")
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in notes) + "\n"
 
 
 def _load(path: Path) -> dict | None:
@@ -438,7 +552,8 @@ def main(argv: list[str] | None = None) -> None:
         settings["changes"] = {"from_to": changes, "reason": args.reason or "not given"}
     suffix = "_smoke" if args.smoke else ""
     results = CACHE if args.smoke else RESULTS
-    reference_out, ours_out = results / f"reference{suffix}.json", results / f"ours{suffix}.json"
+    reference_out = results / f"reference{suffix}.json"
+    ours_out, ours_reduced_out = results / f"ours{suffix}.json", results / f"ours_reduced{suffix}.json"
     results.mkdir(parents=True, exist_ok=True)
 
     if args.only in (None, "reference", "ours"):
@@ -446,11 +561,18 @@ def main(argv: list[str] | None = None) -> None:
         if args.only in (None, "reference"):
             run_reference(paths, settings, reference_out)
         if args.only in (None, "ours"):
-            run_ours(paths, settings, ours_out)
-    reference = _load(reference_out)
-    if reference is not None:
-        reference["summary"] = summarize_reference(reference)  # recomputed, so a changed summary applies to old runs
-    print_table(reference, _load(ours_out), _load(CACHE / "rows_meta.json"))
+            run_ours(paths, settings, ours_reduced_out if "changes" in settings else ours_out)
+    reference, ours, ours_reduced = _load(reference_out), _load(ours_out), _load(ours_reduced_out)
+    # recomputed, so a changed summary applies to old runs
+    summaries = ((reference, summarize_reference), (ours, summarize_ours), (ours_reduced, summarize_ours))
+    for result, summarize in summaries:
+        if result is not None:
+            result["summary"] = summarize(result)
+    table = build_table(reference, ours, ours_reduced, _load(CACHE / "rows_meta.json"))
+    print(table)
+    if not args.smoke:
+        title = f"# compare_reference.py — hf_gradiend vs gradiend 0.2.3 on SmolLM2-135M ({time.strftime('%Y-%m-%d')})"
+        (RESULTS / "compare_reference.md").write_text(f"{title}\n\n{table}")
 
 
 if __name__ == "__main__":
