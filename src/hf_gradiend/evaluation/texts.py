@@ -1,4 +1,4 @@
-"""Target words in evaluation texts: the class vocabularies, finding and dropping them, and masking a non-target word."""
+"""Target words in evaluation texts: class vocabularies, finding and dropping them, masking a non-target word."""
 
 from __future__ import annotations
 
