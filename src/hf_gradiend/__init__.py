@@ -43,6 +43,9 @@ _LAZY = {
     "TextPredictionDataCreator": ".data",
     "TaggedToken": ".data",
     "load_wordnet": ".data",
+    "TrainerSuite": ".suites",
+    "SuiteRun": ".suites",
+    "suite_directions": ".suites",
     "smollm2_path": ".offline_assets",
     "MissingAssetError": ".offline_assets",
 }

@@ -18,6 +18,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from ..base_models import load_base_model
 from ..evaluation.encoder_metrics import encoder_metrics
+from ..evaluation.workflow import EvaluationMixin
 from ..gradients.cache import GradientCache, base_model_fingerprint, needed_primitives
 from ..gradients.engine import GradientEngine
 from ..gradients.selection import select_parameters
@@ -40,7 +41,7 @@ from .seeds import SeedResult, converged, write_seed_report
 logger = logging.getLogger(__name__)
 
 
-class GradiendTrainer(RewriteMixin, Trainer):
+class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
     r"""
     Trains a [`GradiendModel`] with the transformers training loop.
 
@@ -268,8 +269,8 @@ class GradiendTrainer(RewriteMixin, Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:
             direction = self.get_model()
-            logs = {**logs, "encoder_norm": float(direction.encoder.weight.norm()),
-                    "decoder_norm": float(direction.decoder.weight.norm())}
+            logs = {**logs, "encoder_norm": float(direction.encoder.weight.detach().norm()),
+                    "decoder_norm": float(direction.decoder.weight.detach().norm())}
         super().log(logs, start_time)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
