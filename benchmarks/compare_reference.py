@@ -347,14 +347,25 @@ def _rows_per_class(rows_meta: dict, split: str) -> dict[str, int]:
     return {c: int(_get(rows_meta, "rows", f"{c}/{split}") or 0) for c in SETTINGS["feature_classes"]}
 
 
-def extrapolate_reference(result: dict, rows_meta: dict) -> dict[str, dict[str, float]]:
+def _training_times(phase: dict) -> tuple[float, float]:
+    """(gradient steps, in-training evaluation) seconds of a training phase, from either library's time stats."""
+    ours = phase.get("time_stats")
+    if ours:
+        return ours["steps_s"], ours["eval_s"]
+    times = phase.get("reference_time_stats") or {}
+    return times.get("data_preparation", 0.0), times.get("eval", 0.0)
+
+
+def extrapolate_to_stated(result: dict, rows_meta: dict) -> dict[str, dict[str, float]]:
     """
-    Wall and CPU time per phase scaled from a reduced reference run to the stated setup (`SETTINGS`), linearly in
-    the work that was cut. Training: gradient steps (the reference's own `data_preparation` time, where it computes
-    the gradients) × full/measured steps, in-training evaluation × full/measured rows; pre-pruning, loading and
-    post-pruning as measured. Encoder: per encoded row × the rows of the stated setup (test rows of both classes,
-    filled training texts and neutral texts). Decoder grid: per text scored at each grid point (3PL test rows and
-    LMS texts). Data and rewrite do not depend on the reductions. CPU time is scaled by the same factor as wall time.
+    Wall and CPU time per phase scaled from a reduced run (either library) to the stated setup (`SETTINGS`),
+    linearly in the work that was cut. Training: gradient steps (the reference's own `data_preparation` time, where
+    it computes the gradients; hf_gradiend's training loop less its evaluations) × full/measured steps, in-training
+    evaluation × full/measured rows; pre-pruning, loading and post-pruning as measured. Encoder: per encoded row ×
+    the rows of the stated setup (test rows of both classes, filled training texts and neutral texts). Decoder grid:
+    per text scored at each grid point (the reference scores the 3PL test rows, hf_gradiend the test rows of both
+    classes, each capped per class; plus the LMS texts). Data and rewrite do not depend on the reductions. CPU time
+    is scaled by the same factor as wall time.
     """
     settings, phases = result.get("settings", {}), result.get("phases", {})
     scaled = {}
@@ -364,8 +375,7 @@ def extrapolate_reference(result: dict, rows_meta: dict) -> dict[str, dict[str, 
             continue
         wall = phase["wall_s"]
         if name == "training":
-            times = phase.get("reference_time_stats") or {}
-            steps_s, eval_s = times.get("data_preparation", 0.0), times.get("eval", 0.0)
+            steps_s, eval_s = _training_times(phase)
             new_wall = (
                 wall - steps_s - eval_s
                 + steps_s * SETTINGS["steps"] / settings["steps"]
@@ -380,11 +390,11 @@ def extrapolate_reference(result: dict, rows_meta: dict) -> dict[str, dict[str, 
             measured_rows = phase.get("n_samples") or full_rows
             new_wall = wall * full_rows / measured_rows
         elif name == "decoder":
-            other = _rows_per_class(rows_meta, "test")["3PL"]
-            neutral = int(rows_meta.get("neutral") or SETTINGS["neutral_rows"])
-
-            full_texts = min(SETTINGS["decoder_rows"], other) + min(SETTINGS["decoder_rows"], neutral)
-            measured_texts = min(settings["decoder_rows"], other) + min(settings["decoder_rows"], neutral)
+            test = _rows_per_class(rows_meta, "test")
+            scored = [*test.values()] if result.get("library") == "hf_gradiend" else [test["3PL"]]
+            scored.append(int(rows_meta.get("neutral") or SETTINGS["neutral_rows"]))
+            full_texts = sum(min(SETTINGS["decoder_rows"], n) for n in scored)
+            measured_texts = sum(min(settings["decoder_rows"], n) for n in scored)
             new_wall = wall * full_texts / measured_texts
         else:
             new_wall = wall
@@ -436,16 +446,30 @@ def build_table(
 
     When the reference ran a reduced setup, two comparisons share the table: the reference as measured against
     hf_gradiend on the same reduced setup (`ours_reduced`, like for like), and the reference's times scaled to the
-    stated setup (`extrapolate_reference`) against hf_gradiend on the stated setup (`ours`). Peak RSS does not
-    depend on the reductions and is compared with the measured reference peak in both. Quality numbers of the
-    scaled column are not measured (—).
+    stated setup (`extrapolate_to_stated`) against hf_gradiend on the stated setup (`ours`; when there is no such
+    run, hf_gradiend's reduced run scaled the same way). Peak RSS does not depend on the reductions and is compared
+    with the measured reference peak in both. Quality numbers of scaled columns are not measured (—).
     """
     reduced = bool(_get(reference, "settings", "changes"))
-    extrapolated = extrapolate_reference(reference, rows_meta or {}) if reference and reduced else {}
+    extrapolated = extrapolate_to_stated(reference, rows_meta or {}) if reference and reduced else {}
+    ours_scaled = reduced and ours is None and bool(_get(ours_reduced, "phases", "training", "time_stats"))
+    if ours_scaled:
+        scaled_ours = extrapolate_to_stated(ours_reduced, rows_meta or {})
+        ours = {
+            "phases": {
+                name: {**values, "peak_rss_mib": _get(ours_reduced, "phases", name, "peak_rss_mib")}
+                for name, values in scaled_ours.items() if name != "total"
+            },
+            "total_wall_s": scaled_ours["total"]["wall_s"],
+            "total_cpu_s": scaled_ours["total"]["cpu_s"],
+            "process_peak_rss_mib": ours_reduced.get("process_peak_rss_mib"),
+        }
     if reduced:
         header = [
             "measure", "reference (gradiend 0.2.3), measured", "hf_gradiend, same setup", "ours / reference",
-            "reference, scaled to the stated setup", "hf_gradiend, stated setup", "ours / scaled reference",
+            "reference, scaled to the stated setup",
+            "hf_gradiend, scaled to the stated setup" if ours_scaled else "hf_gradiend, stated setup",
+            "ours / scaled reference",
         ]  # fmt: skip
     else:
         header = ["measure", "reference (gradiend 0.2.3)", "hf_gradiend", "ours / reference"]
@@ -509,11 +533,18 @@ def build_table(
         notes.append(f"The reference ran a reduced setup ({changes['reason']}): {changes['from_to']}.")
         if like is not None and _setup_of(like) != _setup_of(reference):
             notes.append("hf_gradiend's 'same setup' run does NOT match the reference's settings; rerun it.")
-        if ours is not None and _setup_of(ours) != _setup_of({"settings": SETTINGS}):
+        if ours_scaled:
+            notes.append(
+                "hf_gradiend did not run the stated setup (it would take far longer than the benchmark's budget on "
+                "this shared machine): its column is its same-setup run scaled by the same rules as the reference."
+            )
+        elif ours is None:
+            notes.append("hf_gradiend has not run the stated setup: `compare_reference.py --only ours`.")
+        elif _setup_of(ours) != _setup_of({"settings": SETTINGS}):
             notes.append(f"hf_gradiend's 'stated setup' run deviates: {_get(ours, 'settings', 'changes')}.")
         notes.append(
-            "Scaled column: measured reference time × (stated work / measured work) per phase (see "
-            "extrapolate_reference); peak RSS is the measured one."
+            "Scaled columns: measured time × (stated work / measured work) per phase (see extrapolate_to_stated); "
+            "peak RSS is the measured one."
         )
     for name, result in (("reference", reference), ("hf_gradiend (same setup)", like), ("hf_gradiend", ours)):
         error = next((f"{p}: {v['error']}" for p, v in (_get(result, "phases") or {}).items() if "error" in v), None)

@@ -27,18 +27,29 @@ TARGET_WORDS = {"3SG": ["he", "she", "it"], "3PL": ["they"]}
 
 def trainer_class():
     """
-    `TextPredictionTrainer`, with the evaluation methods mixed in while `EvaluationMixin` is not yet among
-    `GradiendTrainer`'s bases (temporary: drop the subclass once the trainer has `evaluate_decoder`).
+    `TextPredictionTrainer` that also times its in-training evaluations (`eval_seconds`), so the benchmark can tell
+    gradient steps from evaluation. While `EvaluationMixin` is not yet among `GradiendTrainer`'s bases, it is mixed
+    in here (temporary: drop it once the trainer has `evaluate_decoder`).
     """
     from hf_gradiend.training import TextPredictionTrainer
 
-    if hasattr(TextPredictionTrainer, "evaluate_decoder"):
-        return TextPredictionTrainer
-    from hf_gradiend.evaluation.workflow import EvaluationMixin
+    bases = (TextPredictionTrainer,)
+    if not hasattr(TextPredictionTrainer, "evaluate_decoder"):
+        from hf_gradiend.evaluation.workflow import EvaluationMixin
 
-    class _Trainer(EvaluationMixin, TextPredictionTrainer):
-        pass
+        bases = (EvaluationMixin, TextPredictionTrainer)
 
+    class _Trainer(*bases):
+        eval_seconds = 0.0
+
+        def evaluate(self, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return super().evaluate(*args, **kwargs)
+            finally:
+                self.eval_seconds += time.perf_counter() - start
+
+    _Trainer.evaluation_mixed_in = len(bases) > 1
     return _Trainer
 
 
@@ -96,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "settings": settings,
-        "trainer_class": f"{trainer_cls.__module__}.{trainer_cls.__qualname__}",
+        "evaluation_mixin_added_by_benchmark": trainer_cls.evaluation_mixed_in,
     }
     recorder = Recorder(Path(args.out), header)
     workdir = Path(args.workdir)
@@ -151,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
             use_cpu=True,
         )
         eval_rows = first_per_class(data["validation"], settings["train_eval_rows_per_class"])
+        phase_start = time.perf_counter()
         trainer = trainer_cls(
             args.model,
             data=data,
@@ -159,8 +171,16 @@ def main(argv: list[str] | None = None) -> None:
             args=training_args,
             eval_dataset=eval_rows,
         )
-        trainer.train()
+        setup_s = time.perf_counter() - phase_start  # loading the base model and pre-pruning
+        output = trainer.train()
         direction = trainer.get_model()
+        train_s = output.metrics["train_runtime"]  # the training loop: gradient steps and in-training evaluations
+        metrics["time_stats"] = {
+            "setup_s": round(setup_s, 2),
+            "steps_s": round(train_s - trainer.eval_seconds, 2),
+            "eval_s": round(trainer.eval_seconds, 2),
+            "finish_s": round(time.perf_counter() - phase_start - setup_s - train_s, 2),
+        }
         metrics["training_coordinates"] = (
             int(trainer.training_coordinates.numel()) if trainer.training_coordinates is not None else None
         )
