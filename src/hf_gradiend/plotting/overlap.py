@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from ..compare.loading import Directions, resolve_directions
 from ..compare.matrix import LabelledMatrix
 from ..compare.overlap import OVERLAP_VALUES, overlap_matrix
 from ..modeling_gradiend import IMPORTANCE_PARTS
+from ._figures import save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -279,20 +279,8 @@ def _check_output_path(output_path: str | os.PathLike | None) -> Path | None:
 
 
 def _save(figure: Figure, path: Path, dpi: int) -> None:
-    """Save through a temporary file in the target folder, so a failed save leaves neither file nor new folders."""
-    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        figure.savefig(temporary, dpi=dpi, format=path.suffix.lstrip(".").lower())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        for folder in missing:  # deepest first
-            if folder.exists() and not any(folder.iterdir()):
-                folder.rmdir()
-        raise
+    """Save atomically (see [`save_figure`]); kept for the other plot modules that import it from here."""
+    save_figure(figure, path, dpi)
 
 
 def _require_matplotlib() -> None:
