@@ -166,3 +166,20 @@ def test_convergence_plot_needs_evaluations(bert, rows, tmp_path, make_args):
     with pytest.raises(ValueError, match="eval_strategy='steps'"):
         trainer.plot_training_convergence()
     assert not (tmp_path / "out" / "training_convergence.png").exists()
+
+
+def test_a_direction_that_cannot_fit_in_memory_is_refused(bert, rows, tmp_path, make_args, monkeypatch):
+    import hf_gradiend.training.memory as memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device=None: 1024)
+    with pytest.raises(MemoryError, match=r"needs about .* GB more, but only 0\.0 GB are available\. Pre-prune"):
+        GradiendTrainer(bert[0], args=make_args(), train_dataset=rows, processing_class=bert[1])
+    assert not os.path.exists(tmp_path / "out") and not os.path.exists(tmp_path / "cache")
+
+
+def test_memory_estimate_counts_the_direction_and_its_optimizer(bert):
+    from hf_gradiend.training.memory import training_bytes
+
+    parts = training_bytes(1000, 2, bert[0])
+    assert parts["direction_and_optimizer"] == 4 * (3 * 1000 + 1) * 4
+    assert parts["step_vectors"] == 3 * 2 * 1000 * 4
