@@ -116,7 +116,7 @@ def lm(request):
     return request.getfixturevalue(request.param)
 
 
-def random_direction(model, params=None, scale: float = 1.0, seed: int = 0) -> GradiendModel:
+def _random_direction(model, params=None, scale: float = 1.0, seed: int = 0) -> GradiendModel:
     """An untrained direction over `params` of `model` (decoder weights scaled by `scale`)."""
     torch.manual_seed(seed)
     selection = select_parameters(model, params)
@@ -126,6 +126,12 @@ def random_direction(model, params=None, scale: float = 1.0, seed: int = 0) -> G
         direction.decoder.weight.mul_(scale)
         direction.decoder.bias.mul_(scale)
     return direction
+
+
+@pytest.fixture(scope="session")
+def random_direction():
+    """Factory `random_direction(model, params=None, scale=1.0, seed=0)`: an untrained direction over `params`."""
+    return _random_direction
 
 
 @pytest.fixture(scope="session")
