@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -145,9 +146,9 @@ def split_data() -> DatasetDict:
                        test=Dataset.from_list(test))
 
 
-def make_trainer(base, tokenizer, data, root, neutral=None, steps: int = 40) -> T:
+def make_trainer(base, tokenizer, data, root, neutral=None, source="factual", learning_rate=1e-2) -> T:
     args = GradiendTrainingArguments(
-        output_dir=str(root / "out"), max_steps=steps, learning_rate=1e-2, gradient_batch_size=4, source="factual",
+        output_dir=str(root / "out"), max_steps=150, learning_rate=learning_rate, gradient_batch_size=4, source=source,
         logging_strategy="no", disable_tqdm=True, use_cpu=True, seed=0, gradient_cache_dir=str(root / "cache"),
     )
     trainer = T(copy.deepcopy(base), args=args, train_dataset=data, processing_class=tokenizer,
@@ -165,14 +166,24 @@ def bert_trainer(lm_bert, split_data, neutral_texts, tmp_path_factory) -> T:
 
 @pytest.fixture(scope="session")
 def llama_trainer(lm_llama, split_data, neutral_texts, tmp_path_factory) -> T:
-    """A trainer on the pretrained tiny Llama (causal, left padding), trained a few steps, with neutral data."""
+    """A trainer on the pretrained tiny Llama (causal, left padding), trained on diff gradients, with neutral data."""
     model, tokenizer = lm_llama
-    return make_trainer(model, tokenizer, split_data, tmp_path_factory.mktemp("llama"), neutral_texts)
+    return make_trainer(model, tokenizer, split_data, tmp_path_factory.mktemp("llama"), neutral_texts, source="diff",
+                        learning_rate=1e-3)
 
 
-def files_under(path) -> set[str]:
-    """Every file below `path` (relative), for checking that a failed call wrote nothing."""
-    from pathlib import Path
-
+def _files_under(path) -> set[str]:
     root = Path(path)
     return {str(p.relative_to(root)) for p in root.rglob("*")} if root.exists() else set()
+
+
+@pytest.fixture(scope="session")
+def files_under():
+    """`files_under(path)`: every file below `path` (relative), to check that a failed call wrote nothing."""
+    return _files_under
+
+
+@pytest.fixture(scope="session")
+def trainer_class():
+    """The trainer class with the evaluation methods."""
+    return T
