@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -74,6 +75,23 @@ def test_in_place_update_adds_alpha_times_decoder_output_and_restores(lm_llama, 
             assert torch.equal(named[name], before[name] + delta)
         untouched = [n for n in named if n not in deltas]
         assert untouched and all(torch.equal(named[n], before[n]) for n in untouched)
+    assert_unchanged(model, before)
+
+
+def test_weights_that_overflow_are_refused_and_restored(bert, random_direction):
+    model = copy.deepcopy(bert[0])
+    direction = random_direction(model, params=["bert.encoder.layer.0.output.dense.bias"])
+    with torch.no_grad():
+        model.bert.encoder.layer[0].output.dense.bias[0] = 2e38
+        direction.decoder.weight.zero_()
+        direction.decoder.bias.zero_()
+        direction.decoder.bias[0] = 2e38
+    before = snapshot(model)
+    with InPlaceUpdate(model, direction) as update:
+        assert "non-finite weights" in update.apply(1.0, 1.0)  # 2e38 + 2e38 overflows float32
+        assert_unchanged(model, before)
+        assert update.apply(1.0, 0.1) is None  # 2e38 + 2e37 does not
+        assert float(model.bert.encoder.layer[0].output.dense.bias[0]) == pytest.approx(2.2e38, rel=1e-6)
     assert_unchanged(model, before)
 
 

@@ -89,36 +89,68 @@ class InPlaceUpdate:
         selection = direction.selection
         self.direction = direction
         self.parameters = dict(zip(selection.names, selection.parameters(model), strict=True))
-        self.originals = {name: p.detach().clone() for name, p in self.parameters.items()}
+        with torch.no_grad():
+            self.originals = {name: p.detach().clone() for name, p in self.parameters.items()}
+            self._max_original = {name: float(p.abs().max()) if p.numel() else 0.0
+                                  for name, p in self.originals.items()}
+        self._decoded: tuple[float, dict[str, torch.Tensor], dict[str, float]] | None = None
+        self._buffers: dict[str, torch.Tensor] = {}
         self.applied = False
+
+    @torch.no_grad()
+    def _decode(self, h: float) -> tuple[dict[str, torch.Tensor], dict[str, float]] | str:
+        """`dec(h)` per parameter on the parameter's device (cached for the last `h`), or why it cannot be used."""
+        if self._decoded is None or self._decoded[0] != h:
+            self._decoded = None  # free the previous one first
+            decoded = {name: d.to(self.parameters[name].device)
+                       for name, d in self.direction.update_for(h, 1.0).items()}
+            largest = {name: float(d.abs().max()) if d.numel() else 0.0 for name, d in decoded.items()}
+            self._decoded = (h, decoded, largest)
+            self._buffers = {name: torch.empty_like(d) for name, d in decoded.items()}
+        _, decoded, largest = self._decoded
+        if not all(math.isfinite(v) for v in largest.values()):
+            return f"dec(h) has non-finite values (h={h:g})"
+        if not any(largest.values()):
+            return f"the update alpha*dec(h) is zero (h={h:g}: h=0 without a decoder bias)"
+        return decoded, largest
 
     @torch.no_grad()
     def apply(self, h: float, alpha: float) -> str | None:
         """
-        Add `alpha · dec(h)` to the weights.
+        Add `alpha · dec(h)` to the weights (the same numbers as `direction.update_for(h, alpha)`; `dec(h)` is
+        computed once per `h` and scaled per `alpha`).
+
+        Finiteness is decided from the largest magnitudes of `dec(h)` and of the original weights, so a point costs
+        one scaling, one addition and (on [`restore`]) one copy per weight; only updates close to the dtype's range
+        are scanned element by element.
 
         Returns:
             `None` on success, else the reason nothing was changed (a non-finite update, or weights that overflow);
             the weights are then unchanged.
         """
         self.restore()
-        deltas = self.direction.update_for(h, alpha)
-        if not bool(torch.stack([torch.isfinite(d).all() for d in deltas.values()]).all()):
-            return f"the update alpha*dec(h) has non-finite values (alpha={alpha:g}, h={h:g})"
-        if not any(bool(d.any()) for d in deltas.values()):
-            return f"the update alpha*dec(h) is zero (alpha={alpha:g}, h={h:g}: h=0 without a decoder bias)"
+        decoded = self._decode(h)
+        if isinstance(decoded, str):
+            return decoded
+        decoded, largest = decoded
+        refused = f"the update alpha*dec(h) has non-finite values (alpha={alpha:g}, h={h:g})"
         self.applied = True
-        finite = []
-        for name, delta in deltas.items():
-            parameter = self.parameters[name]
-            parameter.add_(delta.to(device=parameter.device, dtype=parameter.dtype))
-            finite.append(torch.isfinite(parameter).all())
-        if not bool(torch.stack(finite).all()):
-            self.restore()
-            return (
-                f"theta + alpha*dec(h) has non-finite weights (alpha={alpha:g}, h={h:g}; overflow in "
-                f"{_dtype(self.parameters)})"
-            )
+        for name, parameter in self.parameters.items():
+            delta = self._buffers[name]
+            scale = abs(float(torch.tensor(alpha, dtype=delta.dtype)))  # alpha as the multiplication sees it
+            torch.mul(decoded[name], alpha, out=delta)
+            risky = not math.isfinite(scale) or scale * largest[name] >= torch.finfo(delta.dtype).max / 2
+            if risky and not bool(torch.isfinite(delta).all()):
+                self.restore()
+                return refused
+            parameter.add_(delta.to(dtype=parameter.dtype))
+            bound = self._max_original[name] + scale * largest[name]
+            if bound >= torch.finfo(parameter.dtype).max / 2 and not bool(torch.isfinite(parameter).all()):
+                self.restore()
+                return (
+                    f"theta + alpha*dec(h) has non-finite weights (alpha={alpha:g}, h={h:g}; overflow in "
+                    f"{str(parameter.dtype).replace('torch.', '')})"
+                )
         return None
 
     @torch.no_grad()
@@ -134,10 +166,6 @@ class InPlaceUpdate:
 
     def __exit__(self, *exc) -> None:
         self.restore()
-
-
-def _dtype(tensors: Mapping[str, torch.Tensor]) -> str:
-    return str(next(iter(tensors.values())).dtype).replace("torch.", "")
 
 
 def run_grid(
