@@ -69,7 +69,8 @@ def test_in_place_update_adds_alpha_times_decoder_output_and_restores(lm_llama, 
     before = snapshot(model)
     deltas = direction.update_for(-1.0, 0.5)
     with InPlaceUpdate(model, direction) as update:
-        assert update.apply(-1.0, 0.5) is None
+        assert update.apply(1.0, 2.0) is None
+        assert update.apply(-1.0, 0.5) is None  # replaces the previous point, never adds to it
         named = dict(model.named_parameters())
         for name, delta in deltas.items():
             assert torch.equal(named[name], before[name] + delta)

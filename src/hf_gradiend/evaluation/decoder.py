@@ -1,7 +1,8 @@
 """Decoder evaluation: score the base model rewritten as θ + α·dec(h) over a grid of (α, h), and choose per class.
 
-Every grid point edits the selected weights **in place** (no model copy), scores the model, and restores the saved
-original tensors, so after the grid the base weights are bit-identical to before. Each point is scored with the
+Every grid point writes `θ + α·dec(h)` into the selected weights **in place** (no model copy), computed from saved
+copies of the original tensors, and scores the model; the originals are copied back when the grid ends (or fails), so
+afterwards the base weights are bit-identical to before. Each point is scored with the
 language-modelling score ([`LanguageModelingScorer`]) on neutral text and the probability of each class's words at
 the placeholder ([`TargetProbabilityScorer`]) on the split's masked texts.
 """
@@ -47,7 +48,7 @@ class GridPoint:
         lms (`float`): Language-modelling score (`nan` when not evaluated).
         lms_details (`dict`): The scorer's full output (`correct`, `total`, `nll`, ...).
         probabilities (`dict`): `{text class: {word class: mean probability}}`.
-        seconds (`float`): Wall time of the point (edit, scoring and restore).
+        seconds (`float`): Wall time of the point (weight edit and scoring).
     """
 
     learning_rate: float | None
@@ -65,10 +66,11 @@ class GridPoint:
 
 class InPlaceUpdate:
     """
-    Applies `θ ← θ + α·dec(h)` to the selected weights of `model` in place and restores them from saved copies.
+    Sets the selected weights of `model` to `θ + α·dec(h)` in place and restores them from saved copies.
 
-    The originals are cloned once when the object is created; [`restore`] copies them back, so the weights are
-    bit-identical afterwards (no subtraction, no rounding). Use it as a context manager to restore on exit.
+    The originals `θ` are cloned once when the object is created. Each [`apply`] computes its point from them (so
+    points never accumulate) and [`restore`] copies them back, so the weights are bit-identical afterwards (no
+    subtraction, no rounding). Use it as a context manager to restore on exit.
 
     Args:
         model (`PreTrainedModel`): The base model (its selected weights are edited).
@@ -78,9 +80,10 @@ class InPlaceUpdate:
 
     ```python
     >>> with InPlaceUpdate(model, direction) as update:
-    ...     update.apply(h=1.0, alpha=0.1)  # None, or the reason the update was refused
-    ...     score(model)
-    ...     update.restore()
+    ...     for alpha in (0.1, 1.0):
+    ...         update.apply(h=1.0, alpha=alpha)  # None, or the reason the update was refused
+    ...         score(model)
+    >>> # here the weights are the originals again
     ```
     """
 
@@ -117,23 +120,23 @@ class InPlaceUpdate:
     @torch.no_grad()
     def apply(self, h: float, alpha: float) -> str | None:
         """
-        Add `alpha · dec(h)` to the weights (the same numbers as `direction.update_for(h, alpha)`; `dec(h)` is
-        computed once per `h` and scaled per `alpha`).
+        Set the weights to `θ + alpha · dec(h)`, `θ` being the saved originals (so any earlier point is replaced,
+        not accumulated). The update is the same numbers as `direction.update_for(h, alpha)`; `dec(h)` is computed
+        once per `h` and scaled per `alpha`.
 
         Finiteness is decided from the largest magnitudes of `dec(h)` and of the original weights, so a point costs
-        one scaling, one addition and (on [`restore`]) one copy per weight; only updates close to the dtype's range
-        are scanned element by element.
+        one scaling and one addition per weight; only updates close to the dtype's range are scanned element by
+        element.
 
         Returns:
             `None` on success, else the reason nothing was changed (a non-finite update, or weights that overflow);
-            the weights are then unchanged.
+            the weights are then the originals.
         """
-        self.restore()
         decoded = self._decode(h)
         if isinstance(decoded, str):
+            self.restore()
             return decoded
         decoded, largest = decoded
-        refused = f"the update alpha*dec(h) has non-finite values (alpha={alpha:g}, h={h:g})"
         self.applied = True
         for name, parameter in self.parameters.items():
             delta = self._buffers[name]
@@ -142,8 +145,8 @@ class InPlaceUpdate:
             risky = not math.isfinite(scale) or scale * largest[name] >= torch.finfo(delta.dtype).max / 2
             if risky and not bool(torch.isfinite(delta).all()):
                 self.restore()
-                return refused
-            parameter.add_(delta.to(dtype=parameter.dtype))
+                return f"the update alpha*dec(h) has non-finite values (alpha={alpha:g}, h={h:g})"
+            torch.add(self.originals[name], delta.to(dtype=parameter.dtype), out=parameter)
             bound = self._max_original[name] + scale * largest[name]
             if bound >= torch.finfo(parameter.dtype).max / 2 and not bool(torch.isfinite(parameter).all()):
                 self.restore()
@@ -180,7 +183,7 @@ def run_grid(
     show_progress: bool = True,
 ) -> tuple[GridPoint, list[GridPoint]]:
     """
-    Score the base model and every (α, h) point, editing weights in place and restoring them.
+    Score the base model and every (α, h) point, editing weights in place (restored when done).
 
     For each feature value (in the given order) the learning rates are raised in increasing |α|; with `early_stop`,
     the rest of a direction is skipped as soon as `policy.stop_reason` says larger α cannot be chosen. Points whose
@@ -227,7 +230,6 @@ def run_grid(
                     points.append(GridPoint(alpha, h, "skipped", reason=refused))
                     continue
                 lms, probabilities = score(model)
-                update.restore()
                 point = GridPoint(alpha, h, "evaluated", lms=lms["lms"], lms_details=lms,
                                   probabilities=probabilities, seconds=time.perf_counter() - started)
                 if not _finite_scores(point):
@@ -348,8 +350,8 @@ def evaluate_decoder_grid(
     Evaluate a direction's decoder as a weight rewrite over a grid of learning rates α and feature values h, and
     choose one point per requested class.
 
-    Every point applies `θ + α·dec(h)` to the selected weights in place, scores the model and restores the original
-    tensors. Scores per point:
+    Every point writes `θ + α·dec(h)` into the selected weights in place (from saved copies of the originals) and
+    scores the model; the original tensors are copied back at the end. Scores per point:
 
     - **target probabilities**: the mean probability of each class's words at the placeholder of the masked texts
       of `rows`, per class of text (see [`TargetProbabilityScorer`]). Strengthening class C is measured on texts of

@@ -153,12 +153,13 @@ class EvaluationMixin:
         Choose a rewrite `θ + α·dec(h)` of the base model per class from a grid of learning rates α and feature
         values h, under a language-modelling constraint.
 
-        Every grid point edits the selected base weights in place, scores the model and restores the saved original
-        tensors (the base model is bit-identical afterwards; no copies). Scores per point: the mean probability of
-        each class's words at the placeholder of the split's masked texts (multi-piece words: product over pieces;
-        case variants summed), and the language-modelling score (LMS) on the neutral texts — for a masked LM the
-        top-1 accuracy on 15 % seeded random masked non-special, non-target tokens; for a causal LM the next-token
-        top-1 accuracy on non-target tokens. `h = 0` is the decoder-bias-only ("neutralising") direction.
+        Every grid point writes `θ + α·dec(h)` into the selected base weights in place, from saved copies of the
+        originals that are copied back at the end (the base model is bit-identical afterwards; no model copies).
+        Scores per point: the mean probability of each class's words at the placeholder of the split's masked texts
+        (multi-piece words: product over pieces; case variants summed), and the language-modelling score (LMS) on the
+        neutral texts — for a masked LM the top-1 accuracy on 15 % seeded random masked non-special, non-target
+        tokens; for a causal LM the next-token top-1 accuracy on non-target tokens. `h = 0` is the decoder-bias-only
+        ("neutralising") direction.
 
         Args:
             target_class (`str`, *optional*): One of `feature_classes`; both classes when omitted.
