@@ -497,6 +497,14 @@ def build_table(
             f"{name}: load average (1 min)", _load_avg(ref_phase), _load_avg(like_phase), _load_avg(our_phase),
             None, ratio=False,
         )
+        if name == "decoder":
+            points = [_get(p, "grid_points") for p in (ref_phase, like_phase, our_phase)]
+            row("decoder: grid points evaluated", *points[:2], points[2] if not ours_scaled else None, ratio=False)
+            per_point = [
+                p.get("wall_s") / n if isinstance(n, int) and n and isinstance(p.get("wall_s"), float) else None
+                for p, n in zip((ref_phase, like_phase, our_phase), points, strict=True)
+            ]
+            row("decoder: wall time per grid point", *per_point, None, " s", scaled_ratio=False)
     total = extrapolated.get("total", {})
     for key, label, scaled_key in (("total_wall_s", "wall time", "wall_s"), ("total_cpu_s", "CPU time", "cpu_s")):
         row(
