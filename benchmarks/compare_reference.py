@@ -525,7 +525,7 @@ def build_table(
     dates = ", ".join(
         f"{name} {_get(result, 'started')}"
         for name, result in (("reference", reference), ("hf_gradiend (same setup)", like), ("hf_gradiend", ours))
-        if result is not None and (name != "hf_gradiend" or reduced)
+        if _get(result, "started") is not None and (name != "hf_gradiend" or reduced)
     )
     notes.append(
         f"Machine: {machine.get('cpus', '?')} CPU cores shared with other jobs, {machine.get('platform', '?')}, "
@@ -536,6 +536,10 @@ def build_table(
         notes.append("The reference JSON is missing: run `compare_reference.py --only reference`.")
     elif missing:
         notes.append(f"The reference run has not finished: phases {missing} are missing (—).")
+    our_missing = [name for name in PHASES if like is not None and not phase_of(like, name)]
+    if our_missing:
+        which = "same-setup run" if reduced else "run"
+        notes.append(f"hf_gradiend's {which} has not finished: phases {our_missing} are missing (—).")
     if reduced:
         changes = _get(reference, "settings", "changes")
         notes.append(f"The reference ran a reduced setup ({changes['reason']}): {changes['from_to']}.")
