@@ -10,7 +10,7 @@ Models: the tiny test models, medium random models (hidden 256, 4 layers), and S
 `hf_gradiend.offline_assets.smollm2_path()` is available. Directions are random (untrained) over every non-head
 weight, the most expensive selection for the edit and restore.
 
-    python benchmarks/bench_decoder_grid.py [--threads 1] [--device cpu] [--skip-smollm2] [--repeats 10]
+    python benchmarks/bench_decoder_grid.py [--threads 1] [--device cpu] [--models tiny,medium,smollm2] [--repeats 10]
 """
 
 from __future__ import annotations
@@ -146,18 +146,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--skip-smollm2", action="store_true")
+    parser.add_argument("--models", default="tiny,medium,smollm2", help="comma list of tiny, medium, smollm2")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    models = set(args.models.split(","))
     cases = []
-    tokenizer = tiny_wordpiece_tokenizer()
-    cases.append(("tiny BERT (h16, 2L)", tiny_bert(tokenizer), tokenizer, TOY_NEUTRAL, args.repeats * 3))
-    tokenizer = tiny_bpe_tokenizer(bos=True, padding_side="left")
-    cases.append(("tiny Llama (h16, 2L)", tiny_llama(tokenizer), tokenizer, TOY_NEUTRAL, args.repeats * 3))
-    for kind in ("bert", "llama"):
-        model, tokenizer = medium(kind)
-        cases.append((f"medium {kind} (h256, 4L)", model, tokenizer, TOY_NEUTRAL * 4, args.repeats))
-    if not args.skip_smollm2:
+    if "tiny" in models:
+        tokenizer = tiny_wordpiece_tokenizer()
+        cases.append(("tiny BERT (h16, 2L)", tiny_bert(tokenizer), tokenizer, TOY_NEUTRAL, args.repeats * 3))
+        tokenizer = tiny_bpe_tokenizer(bos=True, padding_side="left")
+        cases.append(("tiny Llama (h16, 2L)", tiny_llama(tokenizer), tokenizer, TOY_NEUTRAL, args.repeats * 3))
+    if "medium" in models:
+        for kind in ("bert", "llama"):
+            model, tokenizer = medium(kind)
+            cases.append((f"medium {kind} (h256, 4L)", model, tokenizer, TOY_NEUTRAL * 4, args.repeats))
+    if "smollm2" in models:
         try:
             model, tokenizer = smollm2()
         except Exception as error:  # missing offline asset: report and go on

@@ -97,7 +97,6 @@ class InPlaceUpdate:
             self._max_original = {name: float(p.abs().max()) if p.numel() else 0.0
                                   for name, p in self.originals.items()}
         self._decoded: tuple[float, dict[str, torch.Tensor], dict[str, float]] | None = None
-        self._buffers: dict[str, torch.Tensor] = {}
         self.applied = False
 
     @torch.no_grad()
@@ -105,11 +104,10 @@ class InPlaceUpdate:
         """`dec(h)` per parameter on the parameter's device (cached for the last `h`), or why it cannot be used."""
         if self._decoded is None or self._decoded[0] != h:
             self._decoded = None  # free the previous one first
-            decoded = {name: d.to(self.parameters[name].device)
+            decoded = {name: d.to(device=self.parameters[name].device, dtype=self.parameters[name].dtype)
                        for name, d in self.direction.update_for(h, 1.0).items()}
             largest = {name: float(d.abs().max()) if d.numel() else 0.0 for name, d in decoded.items()}
             self._decoded = (h, decoded, largest)
-            self._buffers = {name: torch.empty_like(d) for name, d in decoded.items()}
         _, decoded, largest = self._decoded
         if not all(math.isfinite(v) for v in largest.values()):
             return f"dec(h) has non-finite values (h={h:g})"
@@ -121,12 +119,12 @@ class InPlaceUpdate:
     def apply(self, h: float, alpha: float) -> str | None:
         """
         Set the weights to `θ + alpha · dec(h)`, `θ` being the saved originals (so any earlier point is replaced,
-        not accumulated). The update is the same numbers as `direction.update_for(h, alpha)`; `dec(h)` is computed
-        once per `h` and scaled per `alpha`.
+        not accumulated). `dec(h)` is `direction.update_for(h, 1.0)`, computed once per `h` in the weights' dtype;
+        each point is one fused multiply-add per weight (at most one rounding, so it may differ from
+        `θ + update_for(h, alpha)` in the last bit).
 
-        Finiteness is decided from the largest magnitudes of `dec(h)` and of the original weights, so a point costs
-        one scaling and one addition per weight; only updates close to the dtype's range are scanned element by
-        element.
+        Finiteness is decided from the largest magnitudes of `dec(h)` and of the original weights; only updates
+        close to the dtype's range are scanned element by element.
 
         Returns:
             `None` on success, else the reason nothing was changed (a non-finite update, or weights that overflow);
@@ -139,20 +137,21 @@ class InPlaceUpdate:
         decoded, largest = decoded
         self.applied = True
         for name, parameter in self.parameters.items():
-            delta = self._buffers[name]
-            scale = abs(float(torch.tensor(alpha, dtype=delta.dtype)))  # alpha as the multiplication sees it
-            torch.mul(decoded[name], alpha, out=delta)
-            risky = not math.isfinite(scale) or scale * largest[name] >= torch.finfo(delta.dtype).max / 2
-            if risky and not bool(torch.isfinite(delta).all()):
+            scale = abs(float(torch.tensor(alpha, dtype=parameter.dtype)))  # alpha as the kernel sees it
+            if not math.isfinite(scale):
                 self.restore()
-                return f"the update alpha*dec(h) has non-finite values (alpha={alpha:g}, h={h:g})"
-            torch.add(self.originals[name], delta.to(dtype=parameter.dtype), out=parameter)
+                return (
+                    f"the update alpha*dec(h) has non-finite values (alpha={alpha:g} is out of the range of "
+                    f"{_name(parameter.dtype)}; h={h:g})"
+                )
+            # one fused pass: read θ and dec(h), write θ + α·dec(h)
+            torch.add(self.originals[name], decoded[name], alpha=alpha, out=parameter)
             bound = self._max_original[name] + scale * largest[name]
             if bound >= torch.finfo(parameter.dtype).max / 2 and not bool(torch.isfinite(parameter).all()):
                 self.restore()
                 return (
                     f"theta + alpha*dec(h) has non-finite weights (alpha={alpha:g}, h={h:g}; overflow in "
-                    f"{str(parameter.dtype).replace('torch.', '')})"
+                    f"{_name(parameter.dtype)})"
                 )
         return None
 
@@ -169,6 +168,10 @@ class InPlaceUpdate:
 
     def __exit__(self, *exc) -> None:
         self.restore()
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
 
 
 def run_grid(
