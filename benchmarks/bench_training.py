@@ -6,7 +6,9 @@ texts (factual and alternative losses share the forward). The script prints, for
 - floor: plain autograd, one forward + two `torch.autograd.grad` calls over the selected weights;
 - computing step: `GradiendTrainer.training_step` on a group never seen (cache miss: engine + cache write + update);
 - cached step: the same groups again (cache hit: read + update);
-- per-text entries: the 8 texts of a group as 8 cached per-text gradients (one batched pass) vs one group gradient.
+- per-text entries: the 8 texts of a group as 8 cached per-text gradients (one batched pass) vs one group gradient;
+- group gradient over all selected weights (autograd, then indexed) vs over the kept coordinates only (formed from
+  the layers' inputs and output gradients, no full weight gradient).
 
 Usage: `python benchmarks/bench_training.py [--groups 6] [--group-size 8]`
 """
@@ -75,7 +77,8 @@ def main() -> None:
             trainer.optimizer.zero_grad()
 
         floor(groups[0])  # warm-up
-        floors, computing, cached, per_text, group_grad = [], [], [], [], []
+        kept = trainer.training_coordinates
+        floors, computing, cached, per_text, group_grad, kept_grad = [], [], [], [], [], []
         for group in groups:  # interleaved, so machine noise hits all alike
             floors.append(timed(lambda g=group: floor(g)))
             computing.append(timed(lambda g=group: step(g)))
@@ -84,13 +87,16 @@ def main() -> None:
                 g["masked"], g["factual"], g["alternative"])))
             group_grad.append(timed(lambda g=group: engine.gradients(
                 g["masked"], g["factual"], g["alternative"], kinds=("factual", "alternative"))))
+            kept_grad.append(timed(lambda g=group: engine.gradients(
+                g["masked"], g["factual"], g["alternative"], kinds=("factual", "alternative"), coordinates=kept)))
 
     base = statistics.median(floors)
     rows = [
         ("floor: 1 forward + 2 backward", base),
         ("computing step (cache miss)", statistics.median(computing)),
         ("cached step (cache hit)", statistics.median(cached)),
-        ("group gradient (engine)", statistics.median(group_grad)),
+        ("group gradient, all weights", statistics.median(group_grad)),
+        ("group gradient, kept coordinates", statistics.median(kept_grad)),
         ("per-text gradients of the group", statistics.median(per_text)),
     ]
     print(f"SmolLM2-135M, {options.group_size} texts per group, {options.groups} groups, 1 % pre-pruned "

@@ -30,7 +30,7 @@ PRONOUNS = ["i", "me", "my", "we", "us", "our", "you", "your", "him", "his", "he
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output-dir", default="outputs/quickstart", help="Where everything is written.")
-    parser.add_argument("--steps", type=int, default=40, help="Training steps (groups of 8 texts).")
+    parser.add_argument("--steps", type=int, default=80, help="Training steps (groups of 8 texts).")
     parser.add_argument("--rows-per-class", type=int, default=300, help="Training rows per class (before splits).")
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()
@@ -65,9 +65,8 @@ def main() -> None:
 
     say("4/5 Evaluation: encoder on test + neutral texts, decoder grid for 3SG")
     encoder = trainer.evaluate_encoder(split="test", plot=True, max_size=50)
-    decoder = trainer.evaluate_decoder(
-        target_class="3SG", increase=True, plot=True, max_size=50,
-        learning_rates=(1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0), feature_values=(1.0, 0.0),
+    decoder = trainer.evaluate_decoder(  # h ∈ {+1, 0, −1}: which sign strengthens 3SG is for the grid to find
+        target_class="3SG", increase=True, plot=True, max_size=50, learning_rates=(1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0),
     )
     chosen = decoder["3SG"]
 

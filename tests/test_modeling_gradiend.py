@@ -167,3 +167,30 @@ def test_check_base_model_names_the_first_differing_parameter(bert):
     other.bert.encoder.layer[1].output.dense = torch.nn.Linear(32, 8)
     with pytest.raises(ParameterMismatchError, match=r"bert\.encoder\.layer\.1\.output\.dense\.weight.*\(8, 32\)"):
         model.check_base_model(other)
+
+
+def test_rescale_encoder_restores_the_pre_activations_pruning_shrank(bert):
+    full = _direction(bert[0])
+    with torch.no_grad():
+        full.encoder.weight.copy_(torch.randn_like(full.encoder.weight))
+    pruned = full.prune(0.1)
+    decoder_before = pruned.decoder.weight.clone()
+    x = torch.randn(32, full.config.input_dim)
+    target = x @ full.encoder.weight.T
+    local = torch.searchsorted(full.kept_coordinates, pruned.kept_coordinates)
+    before = x[:, local] @ pruned.encoder.weight.T
+    scale = pruned.rescale_encoder_(full, x)
+    after = x[:, local] @ pruned.encoder.weight.T
+    assert scale > 1  # 90 % of the input is gone, so the pre-activations had shrunk
+    assert ((after - target) ** 2).sum() < ((before - target) ** 2).sum()
+    # least squares: the residual is orthogonal to the fitted pre-activations
+    assert float(((target - after) * after).sum()) == pytest.approx(0.0, abs=1e-3 * float((target * target).sum()))
+    assert torch.equal(pruned.decoder.weight, decoder_before)
+
+
+def test_rescale_encoder_refuses_a_reference_without_its_coordinates(bert):
+    full = _direction(bert[0])
+    first = full.prune(0.1, part="decoder-weight")
+    other = _direction(bert[0], coordinates=torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="does not contain"):
+        first.rescale_encoder_(other, torch.randn(4, 3))

@@ -300,6 +300,36 @@ class GradiendModel(GradiendPreTrainedModel):
             pruned.decoder.bias.copy_(self.decoder.bias[local])
         return pruned
 
+    @torch.no_grad()
+    def rescale_encoder_(self, reference: GradiendModel, gradients: torch.Tensor) -> float:
+        """
+        Scale this (pruned) direction's encoder weights so its pre-activations `w_e·x` match those of `reference`
+        (the direction it was pruned from) on `gradients`, in the least-squares sense; the decoder is unchanged.
+
+        Pruning drops most of the encoder's input, which shrinks `w_e·x` and so pulls `h` towards 0; one scale fitted
+        on real gradients restores the ±1 encodings the decoder grid assumes.
+
+        Args:
+            reference ([`GradiendModel`]): The direction before pruning (its kept coordinates contain this one's).
+            gradients (`torch.Tensor`): Source gradients of shape `(batch, reference.config.input_dim)`.
+
+        Returns:
+            `float`: The scale applied (1.0 when the fit is degenerate).
+        """
+        kept, reference_kept = self.kept_coordinates, reference.kept_coordinates.to(self.kept_coordinates.device)
+        local = torch.searchsorted(reference_kept, kept)
+        if local.numel() and (local.max() >= reference_kept.numel() or not torch.equal(reference_kept[local], kept)):
+            raise ValueError("The reference direction does not contain this direction's coordinates.")
+        x = gradients.to(device=self.encoder.weight.device, dtype=self.encoder.weight.dtype)
+        target = x @ reference.encoder.weight.to(x).T
+        pruned = x[:, local] @ self.encoder.weight.T
+        denominator = float((pruned * pruned).sum())
+        scale = float((pruned * target).sum()) / denominator if denominator > 0 else 1.0
+        if not math.isfinite(scale) or scale <= 0:
+            return 1.0
+        self.encoder.weight.mul_(scale)
+        return scale
+
     # -------------------------------------------------------------------------------------------------- internals
     def _require_scalar_latent(self, what: str) -> None:
         if self.config.latent_dim != 1:

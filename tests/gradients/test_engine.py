@@ -129,3 +129,59 @@ def test_per_text_gradients_under_no_grad(llama):
     with torch.no_grad():  # evaluation code runs under no_grad; gradients must still flow
         got = engine.gradients(texts, factual, alternative, per_text=True).get("diff")
     torch.testing.assert_close(got, expected)
+
+
+def _mixed_density_coordinates(engine, seed: int = 0) -> torch.Tensor:
+    """Sorted coordinates that keep one parameter whole, one densely, and the rest sparsely (gathered products)."""
+    generator = torch.Generator().manual_seed(seed)
+    picks = []
+    for j, (offset, numel) in enumerate(zip(engine.selection.offsets, engine.selection.numels, strict=True)):
+        if j == 0:
+            keep = torch.arange(numel)
+        elif j == 1:
+            keep = torch.randperm(numel, generator=generator)[: max(1, numel // 2)]
+        else:
+            keep = torch.randperm(numel, generator=generator)[: max(1, numel // 100)]
+        picks.append(keep + offset)
+    return torch.cat(picks).sort().values
+
+
+@pytest.mark.parametrize("per_text", [False, True])
+def test_gradients_over_a_subset_of_coordinates_equal_the_full_ones_indexed(tiny_lm, per_text):
+    model, tokenizer = copy.deepcopy(tiny_lm[0]), tiny_lm[1]
+    engine = GradientEngine(model, tokenizer)
+    masked, factual, alternative = zip(*TEXTS, strict=True)
+    coordinates = _mixed_density_coordinates(engine)
+    full = engine.gradients(masked, factual, alternative, per_text=per_text)
+    restricted = engine.gradients(masked, factual, alternative, per_text=per_text, coordinates=coordinates)
+    for kind in ("factual", "alternative", "diff"):
+        assert restricted.get(kind).shape == (len(TEXTS) if per_text else 1, coordinates.numel())
+        torch.testing.assert_close(restricted.get(kind), full.get(kind)[:, coordinates], atol=1e-6, rtol=1e-4)
+
+
+def test_restricted_group_gradient_builds_no_weight_gradient(llama, monkeypatch):
+    """Over a sparse subset the backward pass stops at the layers' outputs: autograd is never asked for weights."""
+    model, tokenizer = copy.deepcopy(llama[0]), llama[1]
+    engine = GradientEngine(model, tokenizer, params=["*.layers.1.mlp.*"])
+    asked = []
+    grad = torch.autograd.grad
+
+    def spy(outputs, inputs, *args, **kwargs):
+        asked.extend(i for i in inputs if isinstance(i, torch.nn.Parameter))
+        return grad(outputs, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", spy)
+    coordinates = torch.arange(0, engine.selection.num_coordinates, 97)
+    pair = engine.gradients([TEXTS[0][0]], [TEXTS[0][1]], [TEXTS[0][2]], coordinates=coordinates)
+    assert pair.get("diff").shape == (1, coordinates.numel()) and not asked
+
+
+def test_restricted_gradients_carry_no_autograd_graph(gpt2):
+    """The gradients are data for the GRADIEND loss: they must not hold the base model's graph."""
+    model, tokenizer = copy.deepcopy(gpt2[0]), gpt2[1]
+    engine = GradientEngine(model, tokenizer)
+    coordinates = torch.arange(0, engine.selection.num_coordinates, 13)
+    for per_text in (False, True):
+        masked, factual, alternative = zip(*TEXTS, strict=True)
+        pair = engine.gradients(masked, factual, alternative, per_text=per_text, coordinates=coordinates)
+        assert not pair.factual.requires_grad and not pair.alternative.requires_grad

@@ -80,7 +80,7 @@ class GradientEngine:
             objective or infer_objective_name(_unwrap(model)), tokenizer, placeholder
         )
         self.parameters = self.selection.parameters(_unwrap(model))
-        self._per_sample = PerSampleGradients(_unwrap(model), self.selection.names)
+        self._per_sample = PerSampleGradients(_unwrap(model), self.selection.names, self.selection.numels)
         model.eval()
         chosen = {id(p) for p in self.parameters}
         for p in _unwrap(model).parameters():
@@ -103,6 +103,7 @@ class GradientEngine:
         alternative_words: Sequence[str],
         kinds: Iterable[str] = GRADIENT_KINDS,
         per_text: bool = False,
+        coordinates: torch.Tensor | None = None,
     ) -> GradientPair:
         """
         Gradients of the texts' losses for their factual and alternative words.
@@ -117,9 +118,13 @@ class GradientEngine:
                 `True`: one gradient per text, shape `(len(texts), n)`, from one forward pass and one backward pass
                 per kind (see [`PerSampleGradients`]); models with a layer it does not cover (or with an input
                 shared by the batch, like BERT's position embeddings) use one pass per text instead.
+            coordinates (`torch.Tensor`, *optional*): Sorted base-global coordinates to return (e.g. a pruned
+                direction's); all when `None`. Where the layers allow it, only these coordinates are formed: the
+                backward pass stops at the layers' outputs and no full weight gradient is built.
 
         Returns:
-            [`GradientPair`] on the base model's device, in float32.
+            [`GradientPair`] on the base model's device, in float32, of width `len(coordinates)` (or
+            `num_coordinates`).
         """
         kinds = set(kinds)
         need_factual = bool(kinds & {"factual", "diff"})
@@ -127,46 +132,82 @@ class GradientEngine:
         factual = self.encode(masked_texts, factual_words)
         alternative = self.encode(masked_texts, alternative_words)
         kinds = ["factual"] * need_factual + ["alternative"] * need_alternative
+        if coordinates is not None:
+            coordinates = coordinates.reshape(-1)
         if not per_text or len(factual) == 1:
-            return self._mean_gradients(factual, alternative, kinds)
-        batched = self._per_text_batched(factual, alternative, kinds)
+            return self._mean_gradients(factual, alternative, kinds, coordinates)
+        batched = self._per_text_batched(factual, alternative, kinds, coordinates)
         if batched is not None:
             return batched
-        singles = [self._mean_gradients([f], [a], kinds) for f, a in zip(factual, alternative, strict=True)]
+        singles = [
+            self._mean_gradients([f], [a], kinds, coordinates) for f, a in zip(factual, alternative, strict=True)
+        ]
         return GradientPair(*(
             torch.cat([getattr(s, k) for s in singles]) if k in kinds else None for k in ("factual", "alternative")
         ))
 
     # -------------------------------------------------------------------------------------------------- internals
     def _mean_gradients(
-        self, factual: list[EncodedText], alternative: list[EncodedText], kinds: list[str]
+        self,
+        factual: list[EncodedText],
+        alternative: list[EncodedText],
+        kinds: list[str],
+        coordinates: torch.Tensor | None = None,
     ) -> GradientPair:
-        """Gradients of the mean loss over the texts: one forward, one backward per kind."""
+        """
+        Gradients of the mean loss over the texts: one forward, one backward per kind. Over a subset of coordinates
+        (and layers the per-text rules cover) only that subset is formed from the layers' inputs and output
+        gradients; otherwise autograd's full gradient is taken and indexed.
+        """
+        per_sample = self._per_sample
         with torch.enable_grad():
+            if coordinates is not None and per_sample.supported:
+                try:
+                    with per_sample.capture():
+                        losses, _ = self._losses(factual, alternative)
+                    if per_sample.ran_once():
+                        out = {
+                            kind: per_sample.compute(
+                                losses[kind].mean(), 1, j < len(kinds) - 1, coordinates, reduce=True
+                            )
+                            for j, kind in enumerate(kinds)
+                        }
+                        return GradientPair(out.get("factual"), out.get("alternative"))
+                    per_sample.supported = per_sample.per_text_supported = False  # a layer ran twice: use autograd
+                finally:
+                    per_sample.clear()
             losses, _ = self._losses(factual, alternative)
-            out = {
-                kind: self._flat_grad(losses[kind].mean(), retain=j < len(kinds) - 1)[None]
-                for j, kind in enumerate(kinds)
-            }
+            out = {}
+            for j, kind in enumerate(kinds):
+                flat = self._flat_grad(losses[kind].mean(), retain=j < len(kinds) - 1)
+                out[kind] = (flat if coordinates is None else flat[coordinates.to(flat.device)])[None]
         return GradientPair(out.get("factual"), out.get("alternative"))
 
     def _per_text_batched(
-        self, factual: list[EncodedText], alternative: list[EncodedText], kinds: list[str]
+        self,
+        factual: list[EncodedText],
+        alternative: list[EncodedText],
+        kinds: list[str],
+        coordinates: torch.Tensor | None = None,
     ) -> GradientPair | None:
         """Per-text gradients from one forward and one backward per kind; `None` where the model does not allow it."""
-        if not self._per_sample.supported:
+        per_sample = self._per_sample
+        if not per_sample.per_text_supported:
             return None
         with torch.enable_grad():
-            with self._per_sample.capture():
-                losses, rows = self._losses(factual, alternative)
-            width = len(factual) + (0 if rows["alternative"] is rows["factual"] else len(alternative))
-            if not self._per_sample.applicable(width):
-                self._per_sample.supported = False  # e.g. an input shared by the batch; use one pass per text
-                return None
-            out = {}
-            for j, kind in enumerate(kinds):
-                grads = self._per_sample.compute(losses[kind].sum(), width, retain_graph=j < len(kinds) - 1)
-                out[kind] = grads[rows[kind]]
+            try:
+                with per_sample.capture():
+                    losses, rows = self._losses(factual, alternative)
+                width = len(factual) + (0 if rows["alternative"] is rows["factual"] else len(alternative))
+                if not per_sample.applicable(width):
+                    per_sample.per_text_supported = False  # e.g. an input shared by the batch: one pass per text
+                    return None
+                out = {}
+                for j, kind in enumerate(kinds):
+                    grads = per_sample.compute(losses[kind].sum(), width, j < len(kinds) - 1, coordinates)
+                    out[kind] = grads[rows[kind]]
+            finally:
+                per_sample.clear()
         return GradientPair(out.get("factual"), out.get("alternative"))
 
     def _losses(

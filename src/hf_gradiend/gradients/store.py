@@ -46,13 +46,6 @@ class GradientStore:
                 "cache with kinds=needed_primitives(kinds)."
             )
 
-    def _restrict(self, pair: GradientPair) -> GradientPair:
-        if self.coordinates is None:
-            return pair
-        keep = self.coordinates.to(self.engine.device)
-        pick = (lambda t: None if t is None else t[:, keep])  # noqa: E731
-        return GradientPair(pick(pair.factual), pick(pair.alternative))
-
     def group(self, masked: Sequence[str], factual: Sequence[str], alternative: Sequence[str]) -> GradientPair:
         """The mean gradient of one group of texts, shape `(1, k)` per kind."""
         key = unit_key(masked, factual, alternative) if self.cache is not None else None
@@ -60,7 +53,7 @@ class GradientStore:
             cached = self.cache.get(key)
             if cached is not None:
                 return _to(cached, self.engine.device)
-        pair = self._restrict(self.engine.gradients(masked, factual, alternative, kinds=self.primitives))
+        pair = self.engine.gradients(masked, factual, alternative, kinds=self.primitives, coordinates=self.coordinates)
         if key is not None:
             self.cache.put(key, pair)
         return pair
@@ -77,14 +70,13 @@ class GradientStore:
                 if cached is not None:
                     found[i] = _to(cached, self.engine.device)
         missing = [i for i in range(len(keys)) if i not in found]
-        width = self.engine.selection.num_coordinates * 4 * max(1, len(self.primitives))
-        step = max(1, PER_TEXT_BYTES // width)
+        step = max(1, PER_TEXT_BYTES // self._per_text_bytes())
         for start in range(0, len(missing), step):
             chunk = missing[start:start + step]
-            computed = self._restrict(self.engine.gradients(
+            computed = self.engine.gradients(
                 [masked[i] for i in chunk], [factual[i] for i in chunk], [alternative[i] for i in chunk],
-                kinds=self.primitives, per_text=True,
-            ))
+                kinds=self.primitives, per_text=True, coordinates=self.coordinates,
+            )
             for j, i in enumerate(chunk):
                 rows = (computed.factual, computed.alternative)
                 pair = GradientPair(*(None if t is None else t[j:j + 1] for t in rows))
@@ -93,6 +85,14 @@ class GradientStore:
                     self.cache.put(keys[i], pair)
         stack = (lambda kind: torch.cat([getattr(found[i], kind) for i in range(len(keys))]))  # noqa: E731
         return GradientPair(*(stack(k) if k in self.primitives else None for k in ("factual", "alternative")))
+
+
+    def _per_text_bytes(self) -> int:
+        """Bytes one text adds to a batched per-text pass: its kept gradients, or the largest full weight."""
+        selection = self.engine.selection
+        if self.coordinates is None:
+            return 4 * selection.num_coordinates * max(1, len(self.primitives))
+        return 4 * max(self.coordinates.numel() * max(1, len(self.primitives)), max(selection.numels))
 
 
 def _to(pair: GradientPair, device: torch.device) -> GradientPair:

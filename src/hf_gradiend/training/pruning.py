@@ -48,10 +48,15 @@ class PostPruneConfig:
         topk (`int` or `float`): A count or a fraction of the kept coordinates.
         part (`str`, *optional*, defaults to `"decoder-weight"`): Importance used to rank (see
             [`GradiendModel.importance`]).
+        rescale_encoder (`bool`, *optional*, defaults to `True`): Fit one scale of the pruned encoder's weights so
+            its pre-activations match the unpruned encoder's on the validation rows' gradients (the training rows'
+            without validation rows; see [`GradiendModel.rescale_encoder_`]). Pruning drops most of the encoder's
+            input and pulls `h` towards 0; the scale restores the ±1 encodings. The decoder is never changed.
     """
 
     topk: int | float = 0.1
     part: str = "decoder-weight"
+    rescale_encoder: bool = True
 
     def __post_init__(self):
         if self.part not in IMPORTANCE_PARTS:

@@ -27,7 +27,7 @@ from ..modeling_gradiend import GradiendModel
 from ..rewrite.workflow import RewriteMixin
 from .arguments import GradiendTrainingArguments
 from .memory import check_memory
-from .pruning import pre_prune_coordinates
+from .pruning import PostPruneConfig, pre_prune_coordinates
 from .rows import (
     GradientGroups,
     as_dataset,
@@ -134,7 +134,7 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
         self.engine = GradientEngine(
             base, tokenizer, selection=selection, objective=objective, placeholder=args.mask_placeholder
         )
-        self.eval_rows = eval_rows
+        self.train_rows, self.eval_rows = train_rows, eval_rows
         self.eval_neutral_data = as_neutral_dataset(eval_neutral_data)
 
         self.training_coordinates = None
@@ -297,12 +297,29 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
             self.args.seed, self.model_init = base_seed, None
         self._select_best_seed()
         if self.args.post_prune is not None:
-            self._replace_model(self.get_model().prune(self.args.post_prune.topk, self.args.post_prune.part))
+            self._replace_model(self._post_prune(self.get_model(), self.args.post_prune))
         if self.is_world_process_zero():
             self.save_model()
             if len(self.seed_results) > 1:
                 write_seed_report(self.seed_results, Path(self.args.output_dir) / "seed_report.json")
         return output
+
+    CALIBRATION_ROWS = 64
+    """Rows whose per-text gradients fit the post-pruned encoder's scale."""
+
+    def _post_prune(self, direction: GradiendModel, config: PostPruneConfig) -> GradiendModel:
+        """The direction pruned to `config.topk` coordinates, its encoder rescaled when `config` asks for it."""
+        pruned = direction.prune(config.topk, config.part)
+        if config.rescale_encoder:
+            rows = self.eval_rows if self.eval_rows is not None and len(self.eval_rows) else self.train_rows
+            if rows is None:
+                return pruned
+            rows = rows.select(range(min(len(rows), self.CALIBRATION_ROWS)))
+            pair = self.gradient_store.per_text(rows["masked"], rows["factual"], rows["alternative"])
+            x = self._project(pair.get(direction.config.source), direction)
+            scale = pruned.rescale_encoder_(direction, x)
+            logger.info("Post-pruning kept %d coordinates; encoder rescaled by %.3f.", pruned.config.input_dim, scale)
+        return pruned
 
     def _finish_seed(self, seed: int) -> None:
         """Restore the best evaluated state of this seed, orient it and record its validation metrics."""
