@@ -358,7 +358,7 @@ def evaluate_decoder_grid(
 
     - **target probabilities**: the mean probability of each class's words at the placeholder of the masked texts
       of `rows`, per class of text (see [`TargetProbabilityScorer`]). Strengthening class C is measured on texts of
-      the other class; weakening C on texts of C.
+      the other class; weakening C on texts of C. Only the texts a requested selection is measured on are scored.
     - **LMS**: the language-modelling score on `neutral_texts` (see [`LanguageModelingScorer`]): top-1 accuracy on
       15 % seeded random masked non-special, non-target tokens for a masked LM; next-token top-1 accuracy on
       non-target tokens for a causal LM.
@@ -435,8 +435,10 @@ def evaluate_decoder_grid(
         tokenizer, texts, objective.name, excluded_words=all_words(words), mask_ratio=mask_ratio, seed=seed,
         batch_size=batch_size, max_length=default_max_length(model, tokenizer),
     )
+    measured = {t.rows_class for t in targets}  # only the texts a requested selection is measured on
+    scored = rows.select([i for i, c in enumerate(rows["factual_class"]) if c in measured])
     probability_scorer = TargetProbabilityScorer(
-        objective, rows["masked"], words, row_classes=rows["factual_class"], case_variants=case_variants,
+        objective, scored["masked"], words, row_classes=scored["factual_class"], case_variants=case_variants,
         batch_size=batch_size,
     )
 
@@ -462,6 +464,7 @@ def evaluate_decoder_grid(
         "feature_classes": feature_classes,
         "words": words,
         "rows": len(rows),
+        "scored_rows": len(scored),
         "neutral_source": source,
         "neutral_texts": len(texts),
         "neutral_dropped": dropped,
