@@ -185,3 +185,20 @@ def test_restricted_gradients_carry_no_autograd_graph(gpt2):
         masked, factual, alternative = zip(*TEXTS, strict=True)
         pair = engine.gradients(masked, factual, alternative, per_text=per_text, coordinates=coordinates)
         assert not pair.factual.requires_grad and not pair.alternative.requires_grad
+
+
+@pytest.mark.parametrize("per_text", [False, True])
+def test_diff_alone_comes_from_one_backward_pass_and_equals_factual_minus_alternative(bert, per_text, monkeypatch):
+    model, tokenizer = copy.deepcopy(bert[0]), bert[1]
+    engine = GradientEngine(model, tokenizer)
+    # "homes" has more pieces than "he": factual and alternative then sit in different rows of one batch
+    masked = [TEXTS[0][0], "After school [MASK] played near the river."]
+    factual, alternative = ["he", "homes"], ["they", "he"]
+    both = engine.gradients(masked, factual, alternative, per_text=per_text)
+    calls = []
+    grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or grad(*a, **k))
+    alone = engine.gradients(masked, factual, alternative, kinds=["diff"], per_text=per_text)
+    assert alone.factual is None and alone.alternative is None
+    torch.testing.assert_close(alone.get("diff"), both.get("diff"), atol=1e-6, rtol=1e-4)
+    assert len(calls) == (1 if not per_text or engine._per_sample.per_text_supported else len(masked))

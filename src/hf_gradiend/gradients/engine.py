@@ -19,17 +19,23 @@ from .selection import ParameterSelection, select_parameters
 class GradientPair:
     """
     Factual and alternative gradients of a batch, each of shape `(groups, num_coordinates)` (or `None` when not
-    requested); `diff` is their difference.
+    requested); `diff` is their difference, computed directly (one backward pass of the loss difference) when only
+    the difference was asked for.
     """
 
     factual: torch.Tensor | None
     alternative: torch.Tensor | None
+    diff: torch.Tensor | None = None
 
     def get(self, kind: str) -> torch.Tensor:
         """The gradient called `kind`: `"factual"`, `"alternative"` or `"diff"` (factual minus alternative)."""
         if kind not in GRADIENT_KINDS:
             raise ValueError(f"Gradient kind {kind!r} is not one of {', '.join(GRADIENT_KINDS)}.")
         if kind == "diff":
+            if self.diff is not None:
+                return self.diff
+            if self.factual is None or self.alternative is None:
+                raise ValueError("The diff gradient was not computed; request it in `kinds`.")
             return self.factual - self.alternative
         value = getattr(self, kind)
         if value is None:
@@ -131,7 +137,8 @@ class GradientEngine:
         need_alternative = bool(kinds & {"alternative", "diff"})
         factual = self.encode(masked_texts, factual_words)
         alternative = self.encode(masked_texts, alternative_words)
-        kinds = ["factual"] * need_factual + ["alternative"] * need_alternative
+        # The difference alone is the gradient of the loss difference: one backward pass instead of two.
+        kinds = ["diff"] if kinds == {"diff"} else ["factual"] * need_factual + ["alternative"] * need_alternative
         if coordinates is not None:
             coordinates = coordinates.reshape(-1)
         if not per_text or len(factual) == 1:
@@ -143,7 +150,8 @@ class GradientEngine:
             self._mean_gradients([f], [a], kinds, coordinates) for f, a in zip(factual, alternative, strict=True)
         ]
         return GradientPair(*(
-            torch.cat([getattr(s, k) for s in singles]) if k in kinds else None for k in ("factual", "alternative")
+            torch.cat([getattr(s, k) for s in singles]) if k in kinds else None
+            for k in ("factual", "alternative", "diff")
         ))
 
     # -------------------------------------------------------------------------------------------------- internals
@@ -172,7 +180,7 @@ class GradientEngine:
                             )
                             for j, kind in enumerate(kinds)
                         }
-                        return GradientPair(out.get("factual"), out.get("alternative"))
+                        return GradientPair(out.get("factual"), out.get("alternative"), out.get("diff"))
                     per_sample.supported = per_sample.per_text_supported = False  # a layer ran twice: use autograd
                 finally:
                     per_sample.clear()
@@ -181,7 +189,7 @@ class GradientEngine:
             for j, kind in enumerate(kinds):
                 flat = self._flat_grad(losses[kind].mean(), retain=j < len(kinds) - 1)
                 out[kind] = (flat if coordinates is None else flat[coordinates.to(flat.device)])[None]
-        return GradientPair(out.get("factual"), out.get("alternative"))
+        return GradientPair(out.get("factual"), out.get("alternative"), out.get("diff"))
 
     def _per_text_batched(
         self,
@@ -205,16 +213,20 @@ class GradientEngine:
                 out = {}
                 for j, kind in enumerate(kinds):
                     grads = per_sample.compute(losses[kind].sum(), width, j < len(kinds) - 1, coordinates)
-                    out[kind] = grads[rows[kind]]
+                    if rows[kind] is None:
+                        out[kind] = grads[rows["factual"]] + grads[rows["alternative"]]
+                    else:
+                        out[kind] = grads[rows[kind]]
             finally:
                 per_sample.clear()
-        return GradientPair(out.get("factual"), out.get("alternative"))
+        return GradientPair(out.get("factual"), out.get("alternative"), out.get("diff"))
 
     def _losses(
         self, factual: list[EncodedText], alternative: list[EncodedText]
-    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor | None]]:
         """
-        Per-text factual and alternative losses from one forward pass, and the batch rows each kind was read from.
+        Per-text factual, alternative and difference losses from one forward pass, and the batch rows each kind was
+        read from (`None` for a difference whose two losses sit in different rows).
         """
         shared = all(
             f.input_ids == a.input_ids and f.positions == a.positions
@@ -229,7 +241,8 @@ class GradientEngine:
                 "factual": self.objective.losses(logits, batch),
                 "alternative": self.objective.losses(logits, dataclasses.replace(batch, piece_ids=alt_ids)),
             }
-            return losses, {"factual": rows, "alternative": rows}
+            losses["diff"] = losses["factual"] - losses["alternative"]
+            return losses, {"factual": rows, "alternative": rows, "diff": rows}
         # Different inputs (e.g. words with different piece counts): one forward over both halves.
         batch = self.objective.collate(factual + alternative).to(self.device)
         losses = self.objective.losses(self.objective.forward(self.model, batch), batch)
@@ -238,7 +251,8 @@ class GradientEngine:
             "factual": torch.arange(n, device=self.device),
             "alternative": torch.arange(n, 2 * n, device=self.device),
         }
-        return {"factual": losses[:n], "alternative": losses[n:]}, rows
+        rows["diff"] = None  # each text's difference spans both halves: its two rows' gradients add up
+        return {"factual": losses[:n], "alternative": losses[n:], "diff": losses[:n] - losses[n:]}, rows
 
     def _flat_grad(self, loss: torch.Tensor, retain: bool) -> torch.Tensor:
         grads = torch.autograd.grad(loss, self.parameters, retain_graph=retain, allow_unused=True)
