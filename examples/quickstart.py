@@ -57,8 +57,7 @@ def main() -> None:
         params=["model.layers.2[4-9].*"], source="alternative", target="diff",
         pre_prune=PrePruneConfig(n_samples=16, topk=0.01), post_prune=PostPruneConfig(topk=0.1),
         eval_strategy="steps", eval_steps=10, logging_steps=10, use_cpu=True, seed=0,
-        gradient_cache_dir=str(out / "gradient_cache"),
-    )
+    )  # gradients are cached under $HF_GRADIEND_CACHE/gradients/<fingerprint of model, selection, coordinates>
     trainer = TextPredictionTrainer(str(model_path), data=data, eval_neutral_data=neutral, args=training_args)
     trainer.train()
     trainer.plot_training_convergence()
