@@ -30,7 +30,7 @@ PRONOUNS = ["i", "me", "my", "we", "us", "our", "you", "your", "him", "his", "he
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output-dir", default="outputs/quickstart", help="Where everything is written.")
-    parser.add_argument("--steps", type=int, default=80, help="Training steps (groups of 8 texts).")
+    parser.add_argument("--steps", type=int, default=60, help="Training steps (groups of 8 texts).")
     parser.add_argument("--rows-per-class", type=int, default=300, help="Training rows per class (before splits).")
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()
