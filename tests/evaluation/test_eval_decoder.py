@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from hf_gradiend.evaluation import (
+    GridPoint,
     InPlaceUpdate,
     LMSThresholdPolicy,
     LMSTimesMetricPolicy,
     Selection,
     SelectionPolicy,
+    SelectionTarget,
     evaluate_decoder_grid,
 )
 
@@ -173,7 +175,31 @@ def test_early_stop_skips_larger_alphas_once_the_lms_falls_below_the_constraint(
             stopped_any = True
             assert all(p["status"] == "skipped" and p["reason"].startswith("early stop") for p in line[below[0] + 1:])
             assert all(p["status"] == "evaluated" for p in line[: below[0]])
+        skipped = [p for p in line if p["status"] == "skipped"]
+        assert all("LMS" in p["reason"] or "gain of every target fell" in p["reason"] for p in skipped)
     assert stopped_any
+
+
+def _point(alpha: float, h: float, p_3sg: float, lms: float = 0.5) -> GridPoint:
+    return GridPoint(alpha, h, "evaluated", lms=lms, probabilities={"3PL": {"3SG": p_3sg, "3PL": 0.5}})
+
+
+def test_threshold_policy_stops_a_direction_whose_gain_falls_twice_below_zero():
+    policy, base = LMSThresholdPolicy(), GridPoint(None, None, "base", lms=0.5, probabilities={"3PL": {"3SG": 0.10}})
+    targets = [SelectionTarget("3SG", "3PL", True)]
+    first, second, third = _point(0.1, 1.0, 0.09), _point(0.2, 1.0, 0.07), _point(0.5, 1.0, 0.08)
+    assert policy.stop_reason(first, base, [first], targets) is None  # one falling point is not enough
+    reason = policy.stop_reason(second, base, [first, second], targets)
+    assert reason is not None and "h=1" in reason and "gain of every target" in reason
+    assert policy.stop_reason(third, base, [first, second, third], targets) is None  # rising again: go on
+    rising = _point(0.2, -1.0, 0.12)
+    assert policy.stop_reason(rising, base, [_point(0.1, -1.0, 0.11), rising], targets) is None
+    # a second target that still gains keeps the direction alive
+    weaken = SelectionTarget("3PL", "3SG", False)
+    other = GridPoint(0.2, 1.0, "evaluated", lms=0.5, probabilities={"3PL": {"3SG": 0.07, "3PL": 0.4}})
+    prior = GridPoint(0.1, 1.0, "evaluated", lms=0.5, probabilities={"3PL": {"3SG": 0.09, "3PL": 0.45}})
+    base_both = GridPoint(None, None, "base", lms=0.5, probabilities={"3PL": {"3SG": 0.10, "3PL": 0.5}})
+    assert policy.stop_reason(other, base_both, [prior, other], targets + [weaken]) is None
 
 
 def test_unreachable_constraint_falls_back_to_the_smallest_alpha_with_a_warning(

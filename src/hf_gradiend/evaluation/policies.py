@@ -106,7 +106,9 @@ class LMSThresholdPolicy(SelectionPolicy):
     The default policy: among points whose LMS is at least `ratio` × the base model's LMS, the one with the largest
     gain (the strongest increase of the target class's probability, or decrease when weakening); ties go to the
     smaller |α|. When no point meets the constraint it falls back to the smallest |α| (best gain among those) and
-    warns. Raising α along a direction stops once the LMS falls below the constraint.
+    warns. Raising α along a direction stops once the LMS falls below the constraint, or once the gain of every
+    target has fallen twice in a row below zero (a direction that works against every target: its larger α would
+    only be chosen as the fallback, which takes the smallest |α|).
 
     Args:
         ratio (`float`, *optional*, defaults to 0.99): Share of the base LMS a chosen point must keep.
@@ -144,6 +146,15 @@ class LMSThresholdPolicy(SelectionPolicy):
                 f"({self.threshold(base):.4f}); larger learning rates along h={point.feature_value:g} are not "
                 "evaluated (early_stop=False evaluates them)"
             )
+        line = [p for p in evaluated if p.feature_value == point.feature_value and p is not point]
+        if targets and line:
+            previous = line[-1]
+            if all(t.gain(point, base) < t.gain(previous, base) < 0 for t in targets):
+                return (
+                    f"the gain of every target fell below zero twice in a row along h={point.feature_value:g} (at "
+                    f"learning rates {previous.learning_rate:g} and {point.learning_rate:g}); larger learning rates "
+                    "are not evaluated (early_stop=False evaluates them)"
+                )
         return None
 
     def describe(self) -> dict:
