@@ -8,7 +8,7 @@ import pytest
 import torch
 from datasets import Dataset, DatasetDict
 
-from hf_gradiend import GradiendTrainingArguments
+from hf_gradiend import GradiendTrainingArguments, PostPruneConfig
 from hf_gradiend.evaluation import pearson
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -148,3 +148,14 @@ def test_a_split_with_no_rows(lm_bert, split_data, neutral_texts, tmp_path, trai
 
 def test_target_words_cover_every_split(bert_trainer):
     assert bert_trainer.target_words() == {"3SG": ["he", "she", "it"], "3PL": ["they"]}
+
+
+def test_post_pruning_rescales_the_encoder_only_when_asked(bert_trainer):
+    direction = bert_trainer.get_model()
+    plain = bert_trainer._post_prune(direction, PostPruneConfig(topk=0.1, rescale_encoder=False))
+    rescaled = bert_trainer._post_prune(direction, PostPruneConfig(topk=0.1))
+    assert torch.equal(plain.decoder.weight, rescaled.decoder.weight)
+    assert torch.equal(plain.kept_coordinates, rescaled.kept_coordinates)
+    ratio = rescaled.encoder.weight / plain.encoder.weight
+    assert float(ratio.mean()) > 1.0  # a tenth of the input is left, so the fitted scale grows w_e
+    torch.testing.assert_close(ratio, torch.full_like(ratio, float(ratio.mean())))  # one scale for every weight

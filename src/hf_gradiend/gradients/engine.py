@@ -139,8 +139,8 @@ class GradientEngine:
         alternative = self.encode(masked_texts, alternative_words)
         # The difference alone is the gradient of the loss difference: one backward pass instead of two.
         kinds = ["diff"] if kinds == {"diff"} else ["factual"] * need_factual + ["alternative"] * need_alternative
-        if coordinates is not None:
-            coordinates = coordinates.reshape(-1)
+        if coordinates is not None and coordinates.dim() != 1:
+            coordinates = coordinates.reshape(-1)  # a 1-D tensor is kept as is: its split is cached by identity
         if not per_text or len(factual) == 1:
             return self._mean_gradients(factual, alternative, kinds, coordinates)
         batched = self._per_text_batched(factual, alternative, kinds, coordinates)

@@ -82,7 +82,7 @@ class PerSampleGradients:
             numels = [getattr(m, a).numel() for m, a in (self.owners[n] for n in self.names)]
         self.offsets = torch.tensor([0, *numels]).cumsum(0)
         self._records: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-        self._local: tuple[int, list[torch.Tensor | None]] | None = None
+        self._local: tuple[torch.Tensor, list[torch.Tensor | None]] | None = None
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[None]:

@@ -86,7 +86,6 @@ class GradientStore:
         stack = (lambda kind: torch.cat([getattr(found[i], kind) for i in range(len(keys))]))  # noqa: E731
         return GradientPair(*(stack(k) if k in self.primitives else None for k in ("factual", "alternative")))
 
-
     def _per_text_bytes(self) -> int:
         """Bytes one text adds to a batched per-text pass: its kept gradients, or the largest full weight."""
         selection = self.engine.selection
