@@ -166,18 +166,68 @@ def test_early_stop_skips_larger_alphas_once_the_lms_falls_below_the_constraint(
     model, tokenizer = lm_llama
     results = run(model, tokenizer, random_direction(model), rows, neutral_texts)
     threshold = 0.99 * results["base"]["lms"]
+    start = len(ALPHAS) // 2  # each line starts at its middle alpha
     stopped_any = False
     for h in (1.0, 0.0, -1.0):
         line = [p for p in results["grid"] if p["feature_value"] == h]
         assert [p["learning_rate"] for p in line] == sorted(ALPHAS)
-        below = [i for i, p in enumerate(line) if p["status"] == "evaluated" and p["lms"] < threshold]
+        assert line[start]["status"] == "evaluated"
+        below = [i for i, p in enumerate(line) if i >= start and p["status"] == "evaluated" and p["lms"] < threshold]
         if below:
             stopped_any = True
             assert all(p["status"] == "skipped" and p["reason"].startswith("early stop") for p in line[below[0] + 1:])
-            assert all(p["status"] == "evaluated" for p in line[: below[0]])
-        skipped = [p for p in line if p["status"] == "skipped"]
-        assert all("LMS" in p["reason"] or "gain of every target fell" in p["reason"] for p in skipped)
+            assert all(p["status"] == "evaluated" for p in line[start: below[0]])
+        for i, p in enumerate(line):
+            if p["status"] == "skipped":
+                expected = ("LMS", "gain of every target fell") if i > start else ("dominated by learning rate",)
+                assert any(e in p["reason"] for e in expected), p["reason"]
     assert stopped_any
+
+
+def test_a_line_starts_in_the_middle_and_skips_alphas_a_better_point_dominates(
+    lm_llama, rows, neutral_texts, random_direction, monkeypatch
+):
+    """Synthetic scores: h=-1 raises P(3SG) linearly in alpha until the LMS breaks at alpha=10; h=+1 lowers it."""
+    from hf_gradiend.evaluation import decoder as decoder_module
+    from hf_gradiend.evaluation.decoder import run_grid
+
+    model, _ = lm_llama
+    state = {"point": (0.0, 0.0)}
+    original_apply, original_restore = InPlaceUpdate.apply, InPlaceUpdate.restore
+
+    def apply(self, h, alpha):
+        state["point"] = (h, alpha)
+        return original_apply(self, h, alpha)
+
+    def restore(self):
+        state["point"] = (0.0, 0.0)
+        return original_restore(self)
+
+    monkeypatch.setattr(decoder_module.InPlaceUpdate, "apply", apply)
+    monkeypatch.setattr(decoder_module.InPlaceUpdate, "restore", restore)
+
+    def score(_model):
+        h, alpha = state["point"]
+        lms = 0.5 if alpha < 10 else 0.1
+        return {"lms": lms}, {"3PL": {"3SG": 0.1 - 0.01 * h * alpha, "3PL": 0.5}}
+
+    alphas, targets = (0.01, 0.1, 1.0, 10.0), [SelectionTarget("3SG", "3PL", True)]
+    policy = LMSThresholdPolicy()
+    grids = {
+        stop: run_grid(model, random_direction(model), score, alphas, (1.0, -1.0), policy, targets, stop, False)
+        for stop in (True, False)
+    }
+    base, points = grids[True]
+    status = {(p.feature_value, p.learning_rate): p.status for p in points}
+    assert [(p.feature_value, p.learning_rate) for p in points] == [(h, a) for h in (1.0, -1.0) for a in alphas]
+    # h=-1: alpha=1 keeps the LMS and gains, so 0.1 and 0.01 are dominated; alpha=10 breaks the LMS
+    assert [status[(-1.0, a)] for a in alphas] == ["skipped", "skipped", "evaluated", "evaluated"]
+    # h=+1 loses at alpha=1: nothing dominates, so the smaller alphas are scored
+    assert [status[(1.0, a)] for a in alphas] == ["evaluated", "evaluated", "evaluated", "evaluated"]
+    chosen = {stop: policy.select([p for p in grid[1] if p.status == "evaluated"], grid[0], targets[0]).point
+              for stop, grid in grids.items()}
+    assert (chosen[True].learning_rate, chosen[True].feature_value) == (1.0, -1.0)
+    assert (chosen[False].learning_rate, chosen[False].feature_value) == (1.0, -1.0)  # the same as scoring all
 
 
 def _point(alpha: float, h: float, p_3sg: float, lms: float = 0.5) -> GridPoint:
@@ -209,9 +259,10 @@ def test_unreachable_constraint_falls_back_to_the_smallest_alpha_with_a_warning(
     with pytest.warns(UserWarning, match="falling back to the smallest learning rate"):
         results = run(model, tokenizer, random_direction(model), rows, neutral_texts,
                       policy=LMSThresholdPolicy(ratio=2.0))
+    start = len(ALPHAS) // 2  # each line starts in the middle, stops upwards at once, and descends to the smallest
     evaluated = [p for p in results["grid"] if p["status"] == "evaluated"]
-    assert [p["learning_rate"] for p in evaluated] == [ALPHAS[0]] * 3  # one point per h, then early stop
-    assert sum(p["status"] == "skipped" for p in results["grid"]) == 3 * (len(ALPHAS) - 1)
+    assert [p["learning_rate"] for p in evaluated] == list(ALPHAS[: start + 1]) * 3
+    assert sum(p["status"] == "skipped" for p in results["grid"]) == 3 * (len(ALPHAS) - start - 1)
     for key in ("3SG", "3PL"):
         assert results[key]["fallback"] and results[key]["learning_rate"] == ALPHAS[0]
 

@@ -22,8 +22,9 @@ def objective_for(model, tokenizer):
 def alone(model, objective, text, word) -> float:
     """P(word) for one text in a batch of its own (no padding): exp(-loss)."""
     batch = objective.collate([objective.encode(text, word)])
-    with torch.no_grad():
-        return math.exp(-float(objective.losses(objective.forward(model, batch), batch)[0]))
+    with torch.no_grad():  # the full logits, indexed afterwards (not the gathered-before-head path under test)
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        return math.exp(-float(objective.losses(logits[batch.piece_rows, batch.piece_positions], batch)[0]))
 
 
 def test_each_text_gets_the_summed_probability_of_its_class_words(lm):

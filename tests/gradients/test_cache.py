@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from hf_gradiend.gradients import GradientEngine
-from hf_gradiend.gradients.cache import CacheMismatchError, GradientCache, base_model_fingerprint, unit_key
+from hf_gradiend.gradients.cache import (
+    CacheMismatchError,
+    GradientCache,
+    base_model_fingerprint,
+    kinds_to_store,
+    unit_key,
+)
 from hf_gradiend.gradients.engine import GradientPair
 from hf_gradiend.gradients.store import GradientStore
 
@@ -36,6 +42,57 @@ def test_a_cache_of_another_setup_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(CacheMismatchError, match="fingerprint.*another gradient_cache_dir"):
         GradientCache(tmp_path / "c", "model-b", num_coordinates=5, capacity=2)
     assert {p.name: p.read_bytes() for p in (tmp_path / "c").iterdir()} == before
+
+
+def test_a_cache_of_another_format_or_kinds_is_refused(tmp_path):
+    directory = tmp_path / "c"
+    GradientCache(directory, "fp", num_coordinates=3, capacity=2, kinds=["diff"]).put(
+        "k", GradientPair(None, None, torch.ones(1, 3))
+    )
+    with pytest.raises(CacheMismatchError, match="kinds"):
+        GradientCache(directory, "fp", num_coordinates=3, capacity=2, kinds=["factual", "alternative"])
+    meta = json.loads((directory / "meta.json").read_text())
+    (directory / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "format"}))
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    with pytest.raises(CacheMismatchError, match="format"):
+        GradientCache(directory, "fp", num_coordinates=3, capacity=2, kinds=["diff"])
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    with pytest.raises(ValueError, match="'diff' alone"):
+        GradientCache(tmp_path / "d", "fp", num_coordinates=3, capacity=2, kinds=["factual", "diff"])
+    assert not (tmp_path / "d").exists()
+
+
+def test_growth_extends_the_files_in_place(tmp_path):
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=6, capacity=2, kinds=["diff"])
+    values = [torch.randn(1, 6) for _ in range(40)]
+    inode = (tmp_path / "c" / "diff.bin").stat().st_ino
+    for i, value in enumerate(values):
+        cache.put(f"k{i}", GradientPair(None, None, value))
+    assert cache.capacity >= 40 and (tmp_path / "c" / "diff.bin").stat().st_ino == inode  # never rewritten
+    cache.close()
+    reopened = GradientCache(tmp_path / "c", "fp", num_coordinates=6, capacity=2, kinds=["diff"])
+    for i, value in enumerate(values):
+        got = reopened.get(f"k{i}")
+        assert got.factual is None and got.alternative is None and torch.equal(got.diff, value)
+    got.diff.add_(1.0)  # a served row is a copy: changing it leaves the stored row alone
+    assert torch.equal(reopened.get("k39").diff, values[-1])
+
+
+def test_diff_alone_is_stored_and_computed_in_one_backward_pass(bert, tmp_path):
+    engine = GradientEngine(copy.deepcopy(bert[0]), bert[1], params=["*.layer.1.output.*"])
+    asked = []
+    original = engine.gradients
+    engine.gradients = lambda *a, **k: asked.append(tuple(k["kinds"])) or original(*a, **k)
+    width = engine.selection.num_coordinates
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=width, capacity=2, kinds=kinds_to_store(["diff"]))
+    store = GradientStore(engine, ["diff"], None, cache)
+    group = store.group(TEXTS, ["he", "they"], ["they", "she"])
+    assert asked == [("diff",)] and cache.kinds == ("diff",)
+    assert [p.name for p in sorted((tmp_path / "c").glob("*.bin"))] == ["diff.bin"]
+    both = original(TEXTS, ["he", "they"], ["they", "she"], kinds=["factual", "alternative"])
+    torch.testing.assert_close(group.get("diff"), both.get("diff"), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(store.group(TEXTS, ["he", "they"], ["they", "she"]).get("diff"), group.get("diff"))
+    assert cache.hits == 1
 
 
 def test_float16_storage_is_close(tmp_path):
@@ -96,7 +153,7 @@ def test_per_text_batches_are_split_to_bound_memory(llama, monkeypatch):
     sizes = []
     original = engine.gradients
     engine.gradients = lambda *a, **k: sizes.append(len(a[0])) or original(*a, **k)
-    monkeypatch.setattr(store_module, "PER_TEXT_BYTES", engine.selection.num_coordinates * 4 * 2 * 2)
+    monkeypatch.setattr(store_module, "PER_TEXT_BYTES", engine.selection.num_coordinates * 4 * 2)  # 2 texts of diff
     split = store.per_text(texts, words, others)
     assert sizes == [2, 1]
     torch.testing.assert_close(split.get("diff"), whole.get("diff"))

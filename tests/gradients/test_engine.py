@@ -50,6 +50,23 @@ def test_engine_matches_plain_autograd(tiny_lm, kind):
     torch.testing.assert_close(group[0], per_text.mean(0), atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["factual", "diff"])
+def test_abs_gradients_are_added_parameter_by_parameter(tiny_lm, kind):
+    model, tokenizer = copy.deepcopy(tiny_lm[0]), tiny_lm[1]
+    engine = GradientEngine(model, tokenizer)
+    total = torch.full((engine.selection.num_coordinates,), 0.5)
+    for text, f, a in TEXTS[:2]:
+        engine.add_abs_gradient_(total, text, f, a, kind=kind)
+    g = {
+        t: {w: reference_gradient(model, tokenizer, t, w, engine.parameters) for w in (f, a)} for t, f, a in TEXTS[:2]
+    }
+    expected = 0.5 + sum((g[t][f] - (g[t][a] if kind == "diff" else 0)).abs() for t, f, a in TEXTS[:2])
+    torch.testing.assert_close(total, expected, atol=1e-5, rtol=1e-4)
+    assert all(p.grad is None for p in model.parameters())  # nothing left behind for a later backward pass
+    with pytest.raises(ValueError, match="expected"):
+        engine.add_abs_gradient_(torch.zeros(3), *TEXTS[0])
+
+
 @pytest.mark.parametrize("padding_side", ["left", "right"])
 def test_gradient_in_a_padded_batch_equals_the_one_computed_alone(tiny_lm, padding_side):
     model, tokenizer = copy.deepcopy(tiny_lm[0]), copy.deepcopy(tiny_lm[1])

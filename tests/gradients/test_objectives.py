@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from hf_gradiend.gradients import CausalLMObjective, MaskedLMObjective, infer_objective_name
+from hf_gradiend.gradients.objectives import build_objective
 
 
 def test_masked_lm_expands_the_placeholder_to_one_mask_per_piece(bert):
@@ -62,3 +64,23 @@ def test_objective_is_inferred(bert, llama, gpt2):
     assert infer_objective_name(bert[0]) == "masked_lm"
     assert infer_objective_name(llama[0]) == "causal_lm"
     assert infer_objective_name(gpt2[0]) == "causal_lm"
+
+
+def test_piece_logits_project_only_the_target_positions(tiny_lm):
+    model, tokenizer = tiny_lm
+    objective = build_objective(infer_objective_name(model), tokenizer)
+    texts = ["Yesterday afternoon [MASK] walked to the old market.", "At noon [MASK] answered."]
+    batch = objective.collate([objective.encode(t, w) for t, w in zip(texts, ["they", "homes"], strict=True)])
+    head_inputs = []
+    handle = model.get_output_embeddings().register_forward_hook(lambda m, a, o: head_inputs.append(a[0].shape))
+    try:
+        with torch.no_grad():
+            gathered = objective.piece_logits(model, batch)
+            full = objective.piece_logits(model, batch, gather_before_head=False)
+    finally:
+        handle.remove()
+    pieces = len(batch.piece_ids)
+    assert head_inputs[0] == (pieces, model.config.hidden_size)  # the vocabulary projection saw the targets only
+    assert head_inputs[1] == (*batch.input_ids.shape, model.config.hidden_size)
+    assert gathered.shape == (pieces, model.config.vocab_size)
+    torch.testing.assert_close(gathered, full, rtol=1e-5, atol=1e-5)

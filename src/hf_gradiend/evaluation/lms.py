@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..gradients.objectives import infer_objective_name
+from ..gradients.objectives import infer_objective_name, logits_at
 from .texts import word_pattern, word_spans
 
 DEFAULT_MASK_RATIO = 0.15
@@ -171,8 +171,8 @@ class LanguageModelingScorer:
         nll = torch.zeros((), dtype=torch.float64, device=device)
         finite = torch.ones((), dtype=torch.bool, device=device)
         for batch in self._on_device[1]:
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
-            picked = logits[batch.rows, batch.positions].float()
+            inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+            picked = logits_at(model, inputs, batch.rows, batch.positions).float()  # the scored positions only
             log_norm = torch.logsumexp(picked, dim=-1)
             finite &= torch.isfinite(log_norm).all()
             correct += (picked.argmax(dim=-1) == batch.labels).sum()

@@ -96,6 +96,13 @@ class SelectionPolicy:
         """
         return None
 
+    def dominates_smaller(self, point: GridPoint, base: GridPoint, targets: Sequence[SelectionTarget]) -> bool:
+        """
+        Whether `point` would be chosen over every point with the same feature value and a smaller |α|, so the grid
+        need not score those. `False` (score them all) unless a policy knows better.
+        """
+        return False
+
     def describe(self) -> dict:
         """The policy's name and parameters (stored in the results)."""
         return {"name": self.name}
@@ -108,7 +115,8 @@ class LMSThresholdPolicy(SelectionPolicy):
     smaller |α|. When no point meets the constraint it falls back to the smallest |α| (best gain among those) and
     warns. Raising α along a direction stops once the LMS falls below the constraint, or once the gain of every
     target has fallen twice in a row below zero (a direction that works against every target: its larger α would
-    only be chosen as the fallback, which takes the smallest |α|).
+    only be chosen as the fallback, which takes the smallest |α|); lowering α stops at a point that keeps the
+    constraint and gains for every target (to first order, smaller α gain proportionally less).
 
     Args:
         ratio (`float`, *optional*, defaults to 0.99): Share of the base LMS a chosen point must keep.
@@ -156,6 +164,11 @@ class LMSThresholdPolicy(SelectionPolicy):
                     "are not evaluated (early_stop=False evaluates them)"
                 )
         return None
+
+    def dominates_smaller(self, point, base, targets) -> bool:
+        # Near the base model a rewrite's effect is linear in α: a smaller α along the same line moves every
+        # probability proportionally less, so a point that keeps the constraint and gains for every target wins.
+        return bool(targets) and point.lms >= self.threshold(base) and all(t.gain(point, base) > 0 for t in targets)
 
     def describe(self) -> dict:
         return {"name": self.name, "ratio": self.ratio}

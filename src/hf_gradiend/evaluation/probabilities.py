@@ -153,8 +153,7 @@ class TargetProbabilityScorer:
             self._on_device = (device, [b.to(device) for b in self._batches])
         cells = torch.zeros(self.num_rows * len(self.classes), dtype=torch.float64, device=device)
         for item in self._on_device[1]:
-            logits = self.objective.forward(model, item.batch)
-            picked = logits[item.batch.piece_rows, item.batch.piece_positions].float()
+            picked = self.objective.piece_logits(model, item.batch).float()
             log_probs = picked - torch.logsumexp(picked, dim=-1, keepdim=True)
             piece = log_probs[item.piece_query, item.piece_token].double()
             word = torch.zeros(item.num_words, dtype=torch.float64, device=device).index_add(0, item.piece_word, piece)

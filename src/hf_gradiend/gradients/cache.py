@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 _DTYPES = {"float32": np.float32, "float16": np.float16}
 PRIMITIVES = ("factual", "alternative")
+STORED_KINDS = (*PRIMITIVES, "diff")
+"""What a cache can hold: the two primitives, or their difference alone when nothing else is read."""
 
 
 class CacheMismatchError(GradiendError):
@@ -52,20 +53,28 @@ def unit_key(masked_texts: Sequence[str], factual: Sequence[str], alternative: S
 
 class GradientCache:
     """
-    Memory-mapped store of factual and alternative gradients over a fixed coordinate set.
+    On-disk store of gradients over a fixed coordinate set, one row per unit (a group of texts, or one text).
 
-    Layout of `directory`: `meta.json` (fingerprint, coordinate count, dtype, capacity), `index.json` (unit key →
-    row), and one `<kind>.npy` memory map of shape `(capacity, num_coordinates)` per stored kind. A directory written
-    for another base model, selection, objective or coordinate set is refused, never silently reused.
+    Layout of `directory`: `meta.json` (fingerprint, coordinate count, dtype, stored kinds, capacity), `index.json`
+    (unit key → row), and one raw row-major `<kind>.bin` file of shape `(capacity, num_coordinates)` per stored kind
+    (open one with `np.memmap(path, dtype, mode="r", shape=(capacity, num_coordinates))` to inspect it). Rows are
+    read and written with positioned file reads and writes, so the process holds only the rows in use: reading a
+    cache larger than memory never grows the resident set, and growing the cache extends its files in place,
+    without copying them. A directory written for another base model, selection, objective, coordinate set, stored
+    kinds or dtype is refused, never silently reused.
 
     Args:
         directory (`str` or `Path`): Where the cache lives.
         fingerprint (`str`): Identity of base weights + selection + objective + kept coordinates.
         num_coordinates (`int`): Length of each stored vector.
         capacity (`int`): Rows to reserve (units that can be stored).
-        kinds (`list[str]`): Primitives to store (`"factual"`, `"alternative"`).
+        kinds (`list[str]`): Kinds to store: primitives (`"factual"`, `"alternative"`), or `"diff"` alone (see
+            [`kinds_to_store`]).
         dtype (`str`, *optional*, defaults to `"float32"`): `"float32"` or `"float16"` on disk.
     """
+
+    FORMAT = 2
+    """Layout version; a directory of another version is refused."""
 
     def __init__(
         self,
@@ -76,13 +85,18 @@ class GradientCache:
         kinds: Sequence[str] = PRIMITIVES,
         dtype: str = "float32",
     ):
-        if dtype not in ("float32", "float16"):
+        if dtype not in _DTYPES:
             raise ValueError(f"gradient_cache_dtype={dtype!r} must be 'float32' or 'float16'.")
         self.directory = Path(directory)
-        self.kinds = tuple(k for k in PRIMITIVES if k in set(kinds))
+        self.kinds = tuple(k for k in STORED_KINDS if k in set(kinds))
+        if not self.kinds or ("diff" in self.kinds and len(self.kinds) > 1):
+            raise ValueError(f"A cache stores 'diff' alone or primitives, not {list(kinds)}; see kinds_to_store().")
+        self.num_coordinates = int(num_coordinates)
+        self.dtype = np.dtype(_DTYPES[dtype])
+        self.row_bytes = self.num_coordinates * self.dtype.itemsize
         meta = {
-            "fingerprint": fingerprint, "num_coordinates": int(num_coordinates), "dtype": dtype,
-            "kinds": list(self.kinds),
+            "format": self.FORMAT, "fingerprint": fingerprint, "num_coordinates": self.num_coordinates,
+            "dtype": dtype, "kinds": list(self.kinds),
         }
         meta_path = self.directory / "meta.json"
         if meta_path.exists():
@@ -96,24 +110,14 @@ class GradientCache:
                 )
             self.capacity = int(stored["capacity"])
             self.index: dict[str, int] = json.loads((self.directory / "index.json").read_text())
-            self.arrays = {}
-            if capacity > self.capacity:
-                self._grow(capacity)
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.capacity = int(capacity)
+            self.capacity = 0
             self.index = {}
-            for kind in self.kinds:
-                np.lib.format.open_memmap(
-                    self.directory / f"{kind}.npy", mode="w+", dtype=_DTYPES[dtype],
-                    shape=(self.capacity, num_coordinates),
-                ).flush()
-            meta_path.write_text(json.dumps({**meta, "capacity": self.capacity}))
             self._write_index()
-        self.num_coordinates = int(num_coordinates)
-        self.arrays = {
-            k: np.load(self.directory / f"{k}.npy", mmap_mode="r+") for k in self.kinds
-        }
+        self._meta = meta
+        self._fds = {k: os.open(self.directory / f"{k}.bin", os.O_RDWR | os.O_CREAT, 0o644) for k in self.kinds}
+        self._reserve(max(int(capacity), self.capacity))
         self.hits = 0
         self.misses = 0
 
@@ -123,34 +127,50 @@ class GradientCache:
     def __len__(self) -> int:
         return len(self.index)
 
+    def __del__(self):
+        self.close()
+
+    def close(self) -> None:
+        """Close the cache's files (reopening the directory resumes it)."""
+        for fd in getattr(self, "_fds", {}).values():
+            os.close(fd)
+        self._fds = {}
+
     @property
     def nbytes(self) -> int:
-        """Bytes the cache files occupy on disk."""
-        return sum(a.nbytes for a in self.arrays.values())
+        """Bytes the cache's reserved rows occupy on disk."""
+        return self.capacity * self.row_bytes * len(self.kinds)
 
     def get(self, key: str) -> GradientPair | None:
-        """The stored pair for `key` (tensors of shape `(1, num_coordinates)`, float32), or `None`."""
+        """The stored pair for `key` (tensors of shape `(1, num_coordinates)`, float32; unstored kinds `None`)."""
         row = self.index.get(key)
         if row is None:
             self.misses += 1
             return None
         self.hits += 1
-        tensors = {k: torch.from_numpy(np.asarray(self.arrays[k][row], dtype=np.float32))[None] for k in self.kinds}
-        return GradientPair(tensors.get("factual"), tensors.get("alternative"))
+        tensors = {}
+        for kind, fd in self._fds.items():
+            data = os.pread(fd, self.row_bytes, row * self.row_bytes)
+            tensors[kind] = torch.from_numpy(np.frombuffer(data, dtype=self.dtype).astype(np.float32))[None]
+        return GradientPair(tensors.get("factual"), tensors.get("alternative"), tensors.get("diff"))
 
     def put(self, key: str, pair: GradientPair) -> None:
         """Store `pair` (each stored kind of shape `(1, num_coordinates)`) under `key`."""
         if key in self.index:
             return
-        if len(self.index) >= self.capacity:
-            self._grow(max(2 * self.capacity, 16))
-        row = len(self.index)
+        values = {}
         for kind in self.kinds:
             value = getattr(pair, kind)
             if value is None:
                 raise ValueError(f"The cache stores {kind} gradients, but none was computed.")
-            self.arrays[kind][row] = value.reshape(-1).detach().cpu().float().numpy()
-            self.arrays[kind].flush()
+            if value.numel() != self.num_coordinates:
+                raise ValueError(f"Expected {self.num_coordinates} coordinates, got shape {tuple(value.shape)}.")
+            values[kind] = value.reshape(-1).detach().cpu().numpy().astype(self.dtype).tobytes()
+        if len(self.index) >= self.capacity:
+            self._reserve(max(2 * self.capacity, 16))
+        row = len(self.index)
+        for kind, data in values.items():
+            os.pwrite(self._fds[kind], data, row * self.row_bytes)
         self.index[key] = row
         self._write_index()
 
@@ -159,26 +179,25 @@ class GradientCache:
         tmp.write_text(json.dumps(self.index))
         tmp.replace(self.directory / "index.json")
 
-    def _grow(self, capacity: int) -> None:
-        self.arrays = {}  # release the maps before their files are replaced
-        for kind in self.kinds:
-            old = np.load(self.directory / f"{kind}.npy", mmap_mode="r")
-            new = np.lib.format.open_memmap(
-                self.directory / f"{kind}.npy.tmp", mode="w+", dtype=old.dtype, shape=(capacity, old.shape[1])
-            )
-            new[: old.shape[0]] = old
-            new.flush()
-            del old, new
-            shutil.move(self.directory / f"{kind}.npy.tmp", self.directory / f"{kind}.npy")
-        self.capacity = capacity
-        meta = json.loads((self.directory / "meta.json").read_text())
-        (self.directory / "meta.json").write_text(json.dumps({**meta, "capacity": capacity}))
-        self.arrays = {k: np.load(self.directory / f"{k}.npy", mmap_mode="r+") for k in self.kinds}
+    def _reserve(self, capacity: int) -> None:
+        """Extend every file to `capacity` rows (sparse on most file systems: no data is copied)."""
+        for fd in self._fds.values():
+            if os.fstat(fd).st_size < capacity * self.row_bytes:
+                os.ftruncate(fd, capacity * self.row_bytes)
+        if capacity != self.capacity or not (self.directory / "meta.json").exists():
+            self.capacity = capacity
+            (self.directory / "meta.json").write_text(json.dumps({**self._meta, "capacity": capacity}))
 
 
-def needed_primitives(kinds: Sequence[str]) -> tuple[str, ...]:
-    """The primitive gradients (`factual`, `alternative`) that `kinds` are built from."""
+def kinds_to_store(kinds: Sequence[str]) -> tuple[str, ...]:
+    """
+    The gradients to compute and store so that `kinds` can be served: `("diff",)` when the difference is all that
+    is read (one backward pass of the loss difference, half the cache), else the primitives (`factual`,
+    `alternative`) the kinds are built from.
+    """
     kinds = set(kinds)
+    if kinds == {"diff"}:
+        return ("diff",)
     out = set()
     if kinds & {"factual", "diff"}:
         out.add("factual")

@@ -87,6 +87,10 @@ class GradientEngine:
         )
         self.parameters = self.selection.parameters(_unwrap(model))
         self._per_sample = PerSampleGradients(_unwrap(model), self.selection.names, self.selection.numels)
+        head = _unwrap(model).get_output_embeddings() if hasattr(_unwrap(model), "get_output_embeddings") else None
+        head_ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+        # the vocabulary projection runs on the target positions only, unless its own weights are differentiated
+        self._gather_before_head = not head_ids & {id(p) for p in self.parameters}
         model.eval()
         chosen = {id(p) for p in self.parameters}
         for p in _unwrap(model).parameters():
@@ -153,6 +157,48 @@ class GradientEngine:
             torch.cat([getattr(s, k) for s in singles]) if k in kinds else None
             for k in ("factual", "alternative", "diff")
         ))
+
+    def add_abs_gradient_(
+        self, out: torch.Tensor, masked_text: str, factual_word: str, alternative_word: str, kind: str = "diff"
+    ) -> torch.Tensor:
+        """
+        Add the absolute gradient of one text's `kind` loss to `out` (a flat `(num_coordinates,)` float tensor), one
+        parameter at a time as the backward pass produces it: the full gradient is never held, so ranking every
+        weight of a large model (pre-pruning) costs one extra vector, not three.
+
+        Returns:
+            `out`.
+        """
+        if kind not in GRADIENT_KINDS:
+            raise ValueError(f"Gradient kind {kind!r} is not one of {', '.join(GRADIENT_KINDS)}.")
+        if tuple(out.shape) != (self.selection.num_coordinates,):
+            raise ValueError(f"out has shape {tuple(out.shape)}; expected ({self.selection.num_coordinates},).")
+        factual = self.encode([masked_text], [factual_word])
+        alternative = self.encode([masked_text], [alternative_word])
+
+        def consume(offset: int, numel: int):
+            def hook(param: torch.Tensor) -> None:
+                out[offset:offset + numel].add_(param.grad.reshape(-1).abs().to(out.dtype))
+                param.grad = None
+
+            return hook
+
+        for p in self.parameters:
+            p.grad = None
+        handles = [
+            p.register_post_accumulate_grad_hook(consume(offset, numel))
+            for p, offset, numel in zip(self.parameters, self.selection.offsets, self.selection.numels, strict=True)
+        ]
+        try:
+            with torch.enable_grad():
+                losses, _ = self._losses(factual, alternative)
+                torch.autograd.backward(losses[kind].sum(), inputs=self.parameters)
+        finally:
+            for handle in handles:
+                handle.remove()
+            for p in self.parameters:
+                p.grad = None
+        return out
 
     # -------------------------------------------------------------------------------------------------- internals
     def _mean_gradients(
@@ -235,7 +281,7 @@ class GradientEngine:
         if shared:
             batch = self.objective.collate(factual).to(self.device)
             alt_ids = torch.tensor([i for a in alternative for i in a.target_ids], device=self.device)
-            logits = self.objective.forward(self.model, batch)
+            logits = self.objective.piece_logits(self.model, batch, self._gather_before_head)
             rows = torch.arange(len(factual), device=self.device)
             losses = {
                 "factual": self.objective.losses(logits, batch),
@@ -245,7 +291,7 @@ class GradientEngine:
             return losses, {"factual": rows, "alternative": rows, "diff": rows}
         # Different inputs (e.g. words with different piece counts): one forward over both halves.
         batch = self.objective.collate(factual + alternative).to(self.device)
-        losses = self.objective.losses(self.objective.forward(self.model, batch), batch)
+        losses = self.objective.losses(self.objective.piece_logits(self.model, batch, self._gather_before_head), batch)
         n = len(factual)
         rows = {
             "factual": torch.arange(n, device=self.device),

@@ -152,19 +152,76 @@ class TextObjective:
         """
         Per-text loss: the negative log-probability of the whole word (sum over its pieces).
 
+        Args:
+            logits (`torch.Tensor`): The logits at the target pieces' positions, `(pieces, vocab)` (see
+                [`~TextObjective.piece_logits`]).
+
         Returns:
             `torch.Tensor` of shape `(num_texts,)`.
         """
-        picked = logits[batch.piece_rows, batch.piece_positions].float()
+        picked = logits.float()
         nll = torch.logsumexp(picked, dim=-1) - picked.gather(-1, batch.piece_ids[:, None]).squeeze(-1)
         return torch.zeros(batch.num_texts, dtype=nll.dtype, device=nll.device).index_add(0, batch.piece_rows, nll)
 
-    def forward(self, model: PreTrainedModel, batch: TextBatch) -> torch.Tensor:
-        """Run `model` on `batch` and return its logits."""
+    def piece_logits(self, model: PreTrainedModel, batch: TextBatch, gather_before_head: bool = True) -> torch.Tensor:
+        """
+        Run `model` on `batch` and return the logits at the target pieces' positions, shape `(pieces, vocab)`.
+
+        Args:
+            model (`PreTrainedModel`): The LM (a distributed wrapper around it works too).
+            batch ([`TextBatch`]): The padded texts.
+            gather_before_head (`bool`, *optional*, defaults to `True`):
+                Pick the positions *before* the output embedding, so the vocabulary projection (and its backward
+                pass) runs on the target positions only instead of on every token: a fifth of a 135M model's
+                compute, and the largest activation of a batch. Turn it off when the output embedding's own weights
+                are differentiated per text (their inputs must keep the batch layout).
+        """
         kwargs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         if batch.position_ids is not None:
             kwargs["position_ids"] = batch.position_ids
-        return model(**kwargs, use_cache=False).logits
+        return logits_at(model, kwargs, batch.piece_rows, batch.piece_positions, gather_before_head)
+
+
+def logits_at(
+    model: PreTrainedModel,
+    inputs: dict[str, torch.Tensor],
+    rows: torch.Tensor,
+    positions: torch.Tensor,
+    gather_before_head: bool = True,
+) -> torch.Tensor:
+    """
+    The logits of `model` on `inputs` at `(rows[i], positions[i])`, shape `(len(rows), vocab)`. With
+    `gather_before_head`, the hidden states are picked before the output embedding (a forward pre-hook), so the
+    vocabulary projection runs on those positions only; a head whose input is not `(batch, sequence, hidden)` is
+    left alone and its logits indexed afterwards.
+    """
+    head = _output_embeddings(model) if gather_before_head else None
+    if head is None:
+        return model(**inputs, use_cache=False).logits[rows, positions]
+    shape = tuple(inputs["input_ids"].shape)
+
+    def gather(module, args):
+        hidden = args[0]
+        if hidden.dim() != 3 or tuple(hidden.shape[:2]) != shape:
+            return None
+        return (hidden[rows, positions], *args[1:])
+
+    handle = head.register_forward_pre_hook(gather)
+    try:
+        logits = model(**inputs, use_cache=False).logits
+    finally:
+        handle.remove()
+    return logits if logits.dim() == 2 else logits[rows, positions]
+
+
+def _output_embeddings(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The module projecting hidden states to the vocabulary (inside any distributed wrapper), or `None`."""
+    while hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+        model = model.module
+    model = getattr(model, "_orig_mod", model)
+    get_output = getattr(model, "get_output_embeddings", None)
+    head = get_output() if callable(get_output) else None
+    return head if isinstance(head, torch.nn.Module) else None
 
 
 class MaskedLMObjective(TextObjective):

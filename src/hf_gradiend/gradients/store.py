@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .cache import GradientCache, needed_primitives, unit_key
+from .cache import GradientCache, kinds_to_store, unit_key
 from .engine import GradientEngine, GradientPair
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ batches are split, so evaluating a direction over all weights of a large model s
 
 class GradientStore:
     """
-    Serves factual/alternative gradients restricted to `coordinates`, computing each unit once when a `cache` is
+    Serves factual/alternative/diff gradients restricted to `coordinates`, computing each unit once when a `cache` is
     given and reading it back afterwards (across epochs, evaluations, seeds and pruning passes).
 
     Args:
@@ -37,13 +37,13 @@ class GradientStore:
         cache: GradientCache | None = None,
     ):
         self.engine = engine
-        self.primitives = needed_primitives(kinds)
+        self.stored = kinds_to_store(kinds)
         self.coordinates = coordinates
         self.cache = cache
-        if cache is not None and tuple(cache.kinds) != self.primitives:
+        if cache is not None and tuple(cache.kinds) != self.stored:
             raise ValueError(
-                f"The gradient cache stores {list(cache.kinds)} but {list(self.primitives)} are needed; open the "
-                "cache with kinds=needed_primitives(kinds)."
+                f"The gradient cache stores {list(cache.kinds)} but {list(self.stored)} are needed; open the "
+                "cache with kinds=kinds_to_store(kinds)."
             )
 
     def group(self, masked: Sequence[str], factual: Sequence[str], alternative: Sequence[str]) -> GradientPair:
@@ -53,7 +53,7 @@ class GradientStore:
             cached = self.cache.get(key)
             if cached is not None:
                 return _to(cached, self.engine.device)
-        pair = self.engine.gradients(masked, factual, alternative, kinds=self.primitives, coordinates=self.coordinates)
+        pair = self.engine.gradients(masked, factual, alternative, kinds=self.stored, coordinates=self.coordinates)
         if key is not None:
             self.cache.put(key, pair)
         return pair
@@ -75,24 +75,24 @@ class GradientStore:
             chunk = missing[start:start + step]
             computed = self.engine.gradients(
                 [masked[i] for i in chunk], [factual[i] for i in chunk], [alternative[i] for i in chunk],
-                kinds=self.primitives, per_text=True, coordinates=self.coordinates,
+                kinds=self.stored, per_text=True, coordinates=self.coordinates,
             )
             for j, i in enumerate(chunk):
-                rows = (computed.factual, computed.alternative)
+                rows = (computed.factual, computed.alternative, computed.diff)
                 pair = GradientPair(*(None if t is None else t[j:j + 1] for t in rows))
                 found[i] = pair
                 if self.cache is not None:
                     self.cache.put(keys[i], pair)
         stack = (lambda kind: torch.cat([getattr(found[i], kind) for i in range(len(keys))]))  # noqa: E731
-        return GradientPair(*(stack(k) if k in self.primitives else None for k in ("factual", "alternative")))
+        return GradientPair(*(stack(k) if k in self.stored else None for k in ("factual", "alternative", "diff")))
 
     def _per_text_bytes(self) -> int:
         """Bytes one text adds to a batched per-text pass: its kept gradients, or the largest full weight."""
         selection = self.engine.selection
         if self.coordinates is None:
-            return 4 * selection.num_coordinates * max(1, len(self.primitives))
-        return 4 * max(self.coordinates.numel() * max(1, len(self.primitives)), max(selection.numels))
+            return 4 * selection.num_coordinates * max(1, len(self.stored))
+        return 4 * max(self.coordinates.numel() * max(1, len(self.stored)), max(selection.numels))
 
 
 def _to(pair: GradientPair, device: torch.device) -> GradientPair:
-    return GradientPair(*(None if t is None else t.to(device) for t in (pair.factual, pair.alternative)))
+    return GradientPair(*(None if t is None else t.to(device) for t in (pair.factual, pair.alternative, pair.diff)))

@@ -90,7 +90,6 @@ def pre_prune_coordinates(
     total = torch.zeros(engine.selection.num_coordinates, device=engine.device)
     for i in tqdm(chosen, desc="Pre-pruning", disable=len(chosen) < 8):
         row = rows[i]
-        pair = engine.gradients([row["masked"]], [row["factual"]], [row["alternative"]], kinds=[config.source])
-        total += pair.get(config.source)[0].abs()
+        engine.add_abs_gradient_(total, row["masked"], row["factual"], row["alternative"], kind=config.source)
     count = resolve_count(config.topk, total.numel())
     return torch.topk(total, count).indices.sort().values.cpu()

@@ -19,7 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 from ..base_models import load_base_model
 from ..evaluation.encoder_metrics import encoder_metrics
 from ..evaluation.workflow import EvaluationMixin
-from ..gradients.cache import GradientCache, base_model_fingerprint, needed_primitives
+from ..gradients.cache import GradientCache, base_model_fingerprint, kinds_to_store
 from ..gradients.engine import GradientEngine
 from ..gradients.selection import select_parameters
 from ..gradients.store import GradientStore
@@ -186,14 +186,14 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
     def _open_cache(self, kinds: Sequence[str]) -> GradientCache | None:
         if not self.args.gradient_cache:
             return None
-        primitives = needed_primitives(kinds)
+        stored = kinds_to_store(kinds)
         width = (
             self.engine.selection.num_coordinates if self.training_coordinates is None
             else self.training_coordinates.numel()
         )
         units = (len(self.train_dataset) if self.train_dataset is not None else 0) + len(self.eval_rows or [])
         itemsize = 2 if self.args.gradient_cache_dtype == "float16" else 4
-        expected_gb = units * width * itemsize * len(primitives) / 2**30
+        expected_gb = units * width * itemsize * len(stored) / 2**30
         if expected_gb > self.args.gradient_cache_max_gb:
             logger.warning(
                 "The gradient cache would need about %.1f GB (> gradient_cache_max_gb=%.1f); gradients are "
@@ -206,6 +206,7 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
             base_model_fingerprint(self.engine.model, self.engine.selection.names), self.engine.selection.fingerprint,
             self.engine.objective.name, self.engine.objective.placeholder,
             "all" if coordinates is None else str(hash(tuple(coordinates.tolist()))),
+            ",".join(stored), self.args.gradient_cache_dtype, f"format {GradientCache.FORMAT}",
         ])
         fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:20]
         directory = self.args.gradient_cache_dir or os.path.join(
@@ -213,7 +214,7 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
             "gradients", fingerprint,
         )
         return GradientCache(
-            directory, fingerprint, width, capacity=max(units, 16), kinds=primitives,
+            directory, fingerprint, width, capacity=max(units, 16), kinds=stored,
             dtype=self.args.gradient_cache_dtype,
         )
 
