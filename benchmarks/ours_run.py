@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "settings": settings,
         "evaluation_mixin_added_by_benchmark": trainer_cls.evaluation_mixed_in,
+        "optimizer": {"name": "adamw", "weight_decay": 0.01, "lr_scheduler_type": "constant"},
     }
     recorder = Recorder(Path(args.out), header)
     workdir = Path(args.workdir)
@@ -149,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
             output_dir=str(workdir / "direction"),
             max_steps=steps,
             learning_rate=settings["learning_rate"],
+            # the reference's optimizer: AdamW with weight decay 0.01 at a constant learning rate (transformers'
+            # defaults would decay the rate linearly to zero, without weight decay)
+            lr_scheduler_type="constant",
+            weight_decay=0.01,
             gradient_batch_size=settings["batch_size"],
             pre_prune=PrePruneConfig(n_samples=settings["pre_prune_samples"], topk=settings["pre_prune_topk"]),
             post_prune=PostPruneConfig(topk=settings["post_prune_topk"]),

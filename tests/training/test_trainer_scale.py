@@ -183,3 +183,26 @@ def test_memory_estimate_counts_the_direction_and_its_optimizer(bert):
     parts = training_bytes(1000, 2, bert[0])
     assert parts["direction_and_optimizer"] == 4 * (3 * 1000 + 1) * 4
     assert parts["step_vectors"] == 3 * 2 * 1000 * 4
+
+
+def test_a_diff_to_diff_direction_caches_the_difference_alone(bert, tmp_path, split_rows, make_args, monkeypatch):
+    train, test = split_rows
+    kinds = []
+    original = GradientEngine.gradients
+
+    def recording(self, *args, **kwargs):
+        kinds.append(tuple(kwargs["kinds"]))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GradientEngine, "gradients", recording)
+    args = make_args(max_steps=4, source="diff", target="diff", eval_strategy="steps", eval_steps=4)
+    trainer = GradiendTrainer(copy.deepcopy(bert[0]), args=args, train_dataset=train, eval_dataset=test,
+                              processing_class=bert[1])
+    trainer.train()
+    assert set(kinds) == {("diff",)}  # one backward pass of the loss difference per unit
+    cache = trainer.gradient_store.cache
+    assert cache.kinds == ("diff",)
+    assert [p.name for p in cache.directory.glob("*.bin")] == ["diff.bin"]
+    computed = len(kinds)
+    trainer.evaluate()
+    assert len(kinds) == computed  # the validation texts' differences are read back, not recomputed
