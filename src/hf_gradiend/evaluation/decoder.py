@@ -29,7 +29,7 @@ from .probabilities import TargetProbabilityScorer
 from .texts import all_words, class_words, drop_texts_with_words
 
 DEFAULT_LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
-"""The default α grid: 16 values, 1e-3 to 100 in 1-2-5 steps (evaluated in increasing order per feature value)."""
+"""The default α grid: 16 values, 1e-3 to 100 in 1-2-5 steps (each feature value's line starts at the middle one)."""
 
 DEFAULT_FEATURE_VALUES = (1.0, 0.0, -1.0)
 """The default h values: each class's pole and 0 (the decoder bias alone, the "neutralising" direction)."""
@@ -411,8 +411,9 @@ def evaluate_decoder_grid(
         placeholder (`str`, *optional*, defaults to `"[MASK]"`): The target word's marker in masked texts.
         max_size (`int`, *optional*): At most this many rows per class and this many neutral texts (seeded sample).
         batch_size (`int`, *optional*, defaults to 16): Texts per forward pass.
-        early_stop (`bool`, *optional*, defaults to `True`): Stop raising α along a direction once the policy says
-            larger α cannot be chosen (recorded as skipped points).
+        early_stop (`bool`, *optional*, defaults to `True`): Start each direction at its middle α, stop raising α
+            once the policy says larger α cannot be chosen and stop lowering it once a point dominates the smaller
+            ones (see [`run_grid`]; recorded as skipped points). `False` scores every point.
         mask_ratio (`float`, *optional*, defaults to 0.15): Masked share of eligible tokens in the masked-LM LMS.
         case_variants (`bool`, *optional*, defaults to `True`): Sum case variants of the class words.
         seed (`int`, *optional*, defaults to 0): Seed of the LMS masks and of `max_size` sampling.

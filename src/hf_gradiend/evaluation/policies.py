@@ -92,7 +92,7 @@ class SelectionPolicy:
     ) -> str | None:
         """
         Why larger learning rates along `point`'s feature value cannot be chosen, or `None` to keep going. The grid
-        raises α in increasing order and skips the rest of a direction once this returns a reason.
+        raises α from a direction's middle α and skips the larger ones once this returns a reason.
         """
         return None
 

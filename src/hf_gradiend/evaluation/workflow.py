@@ -178,8 +178,9 @@ class EvaluationMixin:
                 target words are dropped (warning; the count is in `settings["neutral_dropped"]`). Without neutral
                 data the split's texts with the factual word filled in are used.
             batch_size (`int`, *optional*): Texts per forward pass; `per_device_eval_batch_size` by default.
-            early_stop (`bool`, *optional*, defaults to `True`): Stop raising α along a direction once the policy
-                says larger α cannot be chosen; such points are listed as skipped with the reason.
+            early_stop (`bool`, *optional*, defaults to `True`): Start each direction at its middle α, stop raising
+                it once the policy says larger α cannot be chosen and lowering it once a point dominates the
+                smaller ones; such points are listed as skipped with the reason. `False` scores every point.
             mask_ratio (`float`, *optional*, defaults to 0.15): Masked share in the masked-LM LMS.
             case_variants (`bool`, *optional*, defaults to `True`): Sum the class words' case variants.
             seed (`int`, *optional*, defaults to 0): Seed of the LMS masks and of `max_size` sampling.
