@@ -528,8 +528,9 @@ def build_table(
         if _get(result, "started") is not None and (name != "hf_gradiend" or reduced)
     )
     notes.append(
-        f"Machine: {machine.get('cpus', '?')} CPU cores shared with other jobs, {machine.get('platform', '?')}, "
-        f"Python {machine.get('python', '?')}; started: {dates}."
+        f"Machine: {machine.get('cpus', '?')} CPU cores, {machine.get('platform', '?')}, "
+        f"Python {machine.get('python', '?')} (other work on the machine shows in the load averages); started: "
+        f"{dates}."
     )
     missing = [name for name in PHASES if reference is not None and not phase_of(reference, name)]
     if reference is None:
