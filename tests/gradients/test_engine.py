@@ -219,3 +219,21 @@ def test_diff_alone_comes_from_one_backward_pass_and_equals_factual_minus_altern
     assert alone.factual is None and alone.alternative is None
     torch.testing.assert_close(alone.get("diff"), both.get("diff"), atol=1e-6, rtol=1e-4)
     assert len(calls) == (1 if not per_text or engine._per_sample.per_text_supported else len(masked))
+
+
+def test_a_tied_embedding_in_the_selection_gets_the_gradient_of_both_its_uses(llama):
+    from hf_gradiend.gradients.selection import select_parameters
+
+    model, tokenizer = copy.deepcopy(llama[0]), llama[1]
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    engine = GradientEngine(model, tokenizer, selection=select_parameters(model, include_head=True))
+    masked, factual, alternative = zip(*TEXTS, strict=True)
+    full = engine.gradients(masked, factual, alternative, kinds=["diff"]).get("diff")
+    coordinates = torch.arange(0, engine.selection.num_coordinates, 7)
+    restricted = engine.gradients(masked, factual, alternative, kinds=["diff"], coordinates=coordinates).get("diff")
+    per_text = engine.gradients(masked, factual, alternative, kinds=["diff"], per_text=True).get("diff")
+    torch.testing.assert_close(restricted, full[:, coordinates], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(per_text.mean(0), full[0], atol=1e-6, rtol=1e-5)
+    g_f = reference_gradient(model, tokenizer, TEXTS[0][0], TEXTS[0][1], engine.parameters)
+    g_a = reference_gradient(model, tokenizer, TEXTS[0][0], TEXTS[0][2], engine.parameters)
+    torch.testing.assert_close(per_text[0], g_f - g_a, atol=1e-5, rtol=1e-4)

@@ -75,7 +75,14 @@ class PerSampleGradients:
     def __init__(self, model: nn.Module, names: Sequence[str], numels: Sequence[int] | None = None):
         self.names = list(names)
         self.owners = {n: _owner(model, n) for n in self.names}
-        self.supported = all(supports(m, a) for m, a in self.owners.values())
+        # A weight shared by several layers (a tied input/output embedding) gets gradient from each of its uses;
+        # capturing only its owner would miss the others, so such selections use autograd instead.
+        uses: dict[int, int] = {}
+        for module in model.modules():
+            for param in module.parameters(recurse=False):
+                uses[id(param)] = uses.get(id(param), 0) + 1
+        shared = any(uses.get(id(getattr(m, a)), 0) > 1 for m, a in self.owners.values())
+        self.supported = not shared and all(supports(m, a) for m, a in self.owners.values())
         self.per_text_supported = self.supported
         self.modules = list({id(m): m for m, _ in self.owners.values()}.values())
         if numels is None:
