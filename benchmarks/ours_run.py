@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
             lr_scheduler_type="constant",
             weight_decay=0.01,
             gradient_batch_size=settings["batch_size"],
+            # the reference ranks every weight, the tied input/output embedding included; ours leaves the prediction
+            # head out by default
+            include_head=settings.get("include_head", False),
             pre_prune=PrePruneConfig(n_samples=settings["pre_prune_samples"], topk=settings["pre_prune_topk"]),
             post_prune=PostPruneConfig(topk=settings["post_prune_topk"]),
             seed=settings["seed"],

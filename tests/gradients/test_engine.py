@@ -213,8 +213,9 @@ def test_diff_alone_comes_from_one_backward_pass_and_equals_factual_minus_altern
     factual, alternative = ["he", "homes"], ["they", "he"]
     both = engine.gradients(masked, factual, alternative, per_text=per_text)
     calls = []
-    grad = torch.autograd.grad
+    grad, backward = torch.autograd.grad, torch.autograd.backward
     monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or grad(*a, **k))
+    monkeypatch.setattr(torch.autograd, "backward", lambda *a, **k: calls.append(1) or backward(*a, **k))
     alone = engine.gradients(masked, factual, alternative, kinds=["diff"], per_text=per_text)
     assert alone.factual is None and alone.alternative is None
     torch.testing.assert_close(alone.get("diff"), both.get("diff"), atol=1e-6, rtol=1e-4)

@@ -175,29 +175,14 @@ class GradientEngine:
             raise ValueError(f"out has shape {tuple(out.shape)}; expected ({self.selection.num_coordinates},).")
         factual = self.encode([masked_text], [factual_word])
         alternative = self.encode([masked_text], [alternative_word])
+        offsets = self.selection.offsets
 
-        def consume(offset: int, numel: int):
-            def hook(param: torch.Tensor) -> None:
-                out[offset:offset + numel].add_(param.grad.reshape(-1).abs().to(out.dtype))
-                param.grad = None
+        def add(j: int, grad: torch.Tensor) -> None:
+            out[offsets[j]:offsets[j] + grad.numel()].add_(grad.reshape(-1).abs().to(out.dtype))
 
-            return hook
-
-        for p in self.parameters:
-            p.grad = None
-        handles = [
-            p.register_post_accumulate_grad_hook(consume(offset, numel))
-            for p, offset, numel in zip(self.parameters, self.selection.offsets, self.selection.numels, strict=True)
-        ]
-        try:
-            with torch.enable_grad():
-                losses, _ = self._losses(factual, alternative)
-                torch.autograd.backward(losses[kind].sum(), inputs=self.parameters)
-        finally:
-            for handle in handles:
-                handle.remove()
-            for p in self.parameters:
-                p.grad = None
+        with torch.enable_grad():
+            losses, _ = self._losses(factual, alternative)
+            self._stream_grads(losses[kind].sum(), retain=False, consume=add)
         return out
 
     # -------------------------------------------------------------------------------------------------- internals
@@ -233,8 +218,7 @@ class GradientEngine:
             losses, _ = self._losses(factual, alternative)
             out = {}
             for j, kind in enumerate(kinds):
-                flat = self._flat_grad(losses[kind].mean(), retain=j < len(kinds) - 1)
-                out[kind] = (flat if coordinates is None else flat[coordinates.to(flat.device)])[None]
+                out[kind] = self._flat_grad(losses[kind].mean(), j < len(kinds) - 1, coordinates)[None]
         return GradientPair(out.get("factual"), out.get("alternative"), out.get("diff"))
 
     def _per_text_batched(
@@ -300,11 +284,45 @@ class GradientEngine:
         rows["diff"] = None  # each text's difference spans both halves: its two rows' gradients add up
         return {"factual": losses[:n], "alternative": losses[n:], "diff": losses[:n] - losses[n:]}, rows
 
-    def _flat_grad(self, loss: torch.Tensor, retain: bool) -> torch.Tensor:
-        grads = torch.autograd.grad(loss, self.parameters, retain_graph=retain, allow_unused=True)
+    def _stream_grads(self, loss: torch.Tensor, retain: bool, consume) -> None:
+        """
+        Backward pass of `loss` into the selected parameters, handing each parameter's gradient to `consume(j,
+        grad)` as soon as autograd has it and dropping it then, so at most one parameter's gradient is alive.
+        """
+
+        def hook(j: int):
+            def consume_grad(param: torch.Tensor) -> None:
+                consume(j, param.grad)
+                param.grad = None
+
+            return consume_grad
+
+        for p in self.parameters:
+            p.grad = None
+        handles = [p.register_post_accumulate_grad_hook(hook(j)) for j, p in enumerate(self.parameters)]
+        try:
+            torch.autograd.backward(loss, inputs=self.parameters, retain_graph=retain)
+        finally:
+            for handle in handles:
+                handle.remove()
+            for p in self.parameters:
+                p.grad = None
+
+    def _flat_grad(self, loss: torch.Tensor, retain: bool, coordinates: torch.Tensor | None = None) -> torch.Tensor:
+        """The gradient of `loss` over the selection (or only `coordinates`), gathered parameter by parameter."""
+        local = self._per_sample._local_indices(coordinates)
+        pieces: list[torch.Tensor | None] = [None] * len(self.parameters)
+
+        def keep(j: int, grad: torch.Tensor) -> None:
+            flat = grad.reshape(-1)
+            pieces[j] = (flat if local[j] is None else flat[local[j].to(flat.device)]).float()
+
+        self._stream_grads(loss, retain, keep)
         return torch.cat([
-            (g if g is not None else torch.zeros_like(p)).reshape(-1).float()
-            for g, p in zip(grads, self.parameters, strict=True)
+            piece if piece is not None else torch.zeros(
+                self.parameters[j].numel() if local[j] is None else local[j].numel(), device=self.device
+            )
+            for j, piece in enumerate(pieces)
         ])
 
 
