@@ -93,9 +93,10 @@ class Recorder:
 class _Phase:
     def __init__(self, recorder: Recorder, name: str):
         self.recorder, self.name, self.metrics = recorder, name, {}
+        self.label = recorder.result.get("library", "reference")
 
     def __enter__(self):
-        print(f"[reference] phase {self.name} ...", file=sys.stderr, flush=True)
+        print(f"[{self.label}] phase {self.name} ...", file=sys.stderr, flush=True)
         _reset_peak_rss()
         self.load_before = os.getloadavg()[0]
         self.cpu0 = _cpu_seconds()
@@ -115,7 +116,7 @@ class _Phase:
             entry["error"] = f"{exc_type.__name__}: {exc}"
         self.recorder.result["phases"][self.name] = entry
         self.recorder.write()
-        print(f"[reference] phase {self.name}: {wall:.1f} s, peak RSS {entry['peak_rss_mib']} MiB", file=sys.stderr)
+        print(f"[{self.label}] phase {self.name}: {wall:.1f} s, peak RSS {entry['peak_rss_mib']} MiB", file=sys.stderr)
         return False
 
 

@@ -179,7 +179,7 @@ def test_early_stop_skips_larger_alphas_once_the_lms_falls_below_the_constraint(
             assert all(p["status"] == "evaluated" for p in line[start: below[0]])
         for i, p in enumerate(line):
             if p["status"] == "skipped":
-                expected = ("LMS", "gain of every target fell") if i > start else ("dominated by learning rate",)
+                expected = ("LMS", "gain of every target fell") if i > start else ("dominated by", "loses for every")
                 assert any(e in p["reason"] for e in expected), p["reason"]
     assert stopped_any
 
@@ -222,8 +222,10 @@ def test_a_line_starts_in_the_middle_and_skips_alphas_a_better_point_dominates(
     assert [(p.feature_value, p.learning_rate) for p in points] == [(h, a) for h in (1.0, -1.0) for a in alphas]
     # h=-1: alpha=1 keeps the LMS and gains, so 0.1 and 0.01 are dominated; alpha=10 breaks the LMS
     assert [status[(-1.0, a)] for a in alphas] == ["skipped", "skipped", "evaluated", "evaluated"]
-    # h=+1 loses at alpha=1: nothing dominates, so the smaller alphas are scored
-    assert [status[(1.0, a)] for a in alphas] == ["evaluated", "evaluated", "evaluated", "evaluated"]
+    # h=+1 loses for the target at alpha=1: of the smaller alphas only the smallest (least harmful) is scored
+    assert [status[(1.0, a)] for a in alphas] == ["evaluated", "skipped", "evaluated", "evaluated"]
+    reasons = {(p.feature_value, p.learning_rate): p.reason for p in points}
+    assert "loses for every target" in reasons[(1.0, 0.1)] and "dominated" in reasons[(-1.0, 0.01)]
     chosen = {stop: policy.select([p for p in grid[1] if p.status == "evaluated"], grid[0], targets[0]).point
               for stop, grid in grids.items()}
     assert (chosen[True].learning_rate, chosen[True].feature_value) == (1.0, -1.0)

@@ -191,8 +191,10 @@ def run_grid(
     For each feature value (in the given order) every learning rate is scored, or, with `early_stop`, a line starts
     at its middle |α| and is raised until `policy.stop_reason` says larger α cannot be chosen, then lowered from the
     middle until `policy.dominates_smaller` says a point outranks every smaller |α| (a constraint-keeping point
-    that gains for every target, for the default policy): a well-trained direction's line is decided in a handful of
-    points. Points whose update or scores are not finite are skipped with the reason and never selected.
+    that gains for every target, for the default policy); once `policy.loses_for_every_target` says a point works
+    against every target, only the smallest |α| below it is scored (the least harmful of that line). A
+    well-trained direction's line is decided in a handful of points. Points whose update or scores are not finite
+    are skipped with the reason and never selected.
 
     Args:
         model: The base model. direction: The direction.
@@ -249,12 +251,18 @@ def run_grid(
             start = len(order) // 2 if early_stop else 0
             stopped: str | None = None
             dominating: GridPoint | None = None
+            losing: GridPoint | None = None
             for i in [*range(start, len(order)), *range(start - 1, -1, -1)]:
                 alpha = order[i]
                 if i < start and dominating is not None:
                     skip(alpha, h, f"dominated by learning rate {dominating.learning_rate:g} (h={h:g}), which keeps "
                          "the policy's constraint and gains for every target; to first order a smaller learning "
                          "rate gains proportionally less (early_stop=False evaluates it)")
+                    continue
+                if 0 < i < start and losing is not None:
+                    skip(alpha, h, f"between learning rate {losing.learning_rate:g} (h={h:g}), which loses for every "
+                         f"target, and the smallest learning rate {order[0]:g}, which is scored: to first order a "
+                         "learning rate in between loses more than the smallest (early_stop=False evaluates it)")
                     continue
                 if i >= start and stopped is not None:
                     skip(alpha, h, f"early stop: {stopped}")
@@ -267,6 +275,8 @@ def run_grid(
                     stopped = policy.stop_reason(point, base, evaluated, targets)
                 if i <= start and policy.dominates_smaller(point, base, targets):
                     dominating = point
+                elif i <= start and losing is None and policy.loses_for_every_target(point, base, targets):
+                    losing = point
     bar.close()
     rank = {h: j for j, h in enumerate(dict.fromkeys(feature_values))}
     position = {alpha: j for j, alpha in enumerate(order)}

@@ -103,6 +103,15 @@ class SelectionPolicy:
         """
         return False
 
+    def loses_for_every_target(
+        self, point: GridPoint, base: GridPoint, targets: Sequence[SelectionTarget]
+    ) -> bool:
+        """
+        Whether `point` keeps the policy's constraint but works against every target, so that of the smaller |α|
+        along its line only the smallest (the least harmful) need be scored. `False` unless a policy knows better.
+        """
+        return False
+
     def describe(self) -> dict:
         """The policy's name and parameters (stored in the results)."""
         return {"name": self.name}
@@ -169,6 +178,10 @@ class LMSThresholdPolicy(SelectionPolicy):
         # Near the base model a rewrite's effect is linear in α: a smaller α along the same line moves every
         # probability proportionally less, so a point that keeps the constraint and gains for every target wins.
         return bool(targets) and point.lms >= self.threshold(base) and all(t.gain(point, base) > 0 for t in targets)
+
+    def loses_for_every_target(self, point, base, targets) -> bool:
+        # to first order a smaller α along the line loses proportionally less: the smallest loses least
+        return bool(targets) and point.lms >= self.threshold(base) and all(t.gain(point, base) < 0 for t in targets)
 
     def describe(self) -> dict:
         return {"name": self.name, "ratio": self.ratio}
