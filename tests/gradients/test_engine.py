@@ -235,6 +235,15 @@ def test_a_tied_embedding_in_the_selection_gets_the_gradient_of_both_its_uses(ll
     per_text = engine.gradients(masked, factual, alternative, kinds=["diff"], per_text=True).get("diff")
     torch.testing.assert_close(restricted, full[:, coordinates], atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(per_text.mean(0), full[0], atol=1e-6, rtol=1e-5)
+    assert engine._per_sample.per_text_supported  # both uses are captured: no pass per text
+    generator = torch.Generator().manual_seed(0)
+    sparse = torch.cat([  # 1 % of every weight, the embedding's rows gathered instead of built in full
+        torch.randperm(n, generator=generator)[: max(1, n // 100)] + o
+        for o, n in zip(engine.selection.offsets, engine.selection.numels, strict=True)
+    ]).sort().values
+    sparse_per_text = engine.gradients(masked, factual, alternative, kinds=["diff"], per_text=True,
+                                       coordinates=sparse).get("diff")
+    torch.testing.assert_close(sparse_per_text, per_text[:, sparse], atol=1e-6, rtol=1e-5)
     g_f = reference_gradient(model, tokenizer, TEXTS[0][0], TEXTS[0][1], engine.parameters)
     g_a = reference_gradient(model, tokenizer, TEXTS[0][0], TEXTS[0][2], engine.parameters)
     torch.testing.assert_close(per_text[0], g_f - g_a, atol=1e-5, rtol=1e-4)

@@ -74,19 +74,21 @@ class PerSampleGradients:
 
     def __init__(self, model: nn.Module, names: Sequence[str], numels: Sequence[int] | None = None):
         self.names = list(names)
-        self.owners = {n: _owner(model, n) for n in self.names}
-        # A weight shared by several layers (a tied input/output embedding) gets gradient from each of its uses;
-        # capturing only its owner would miss the others, so such selections use autograd instead.
-        uses: dict[int, int] = {}
+        # A weight shared by several layers (a tied input/output embedding) gets gradient from each of its uses:
+        # every layer holding it is an owner, and the per-text gradients of its uses add up.
+        holders: dict[int, list[tuple[nn.Module, str]]] = {}
         for module in model.modules():
-            for param in module.parameters(recurse=False):
-                uses[id(param)] = uses.get(id(param), 0) + 1
-        shared = any(uses.get(id(getattr(m, a)), 0) > 1 for m, a in self.owners.values())
-        self.supported = not shared and all(supports(m, a) for m, a in self.owners.values())
+            for attr, param in module.named_parameters(recurse=False):
+                holders.setdefault(id(param), []).append((module, attr))
+        self.owners: dict[str, list[tuple[nn.Module, str]]] = {}
+        for n in self.names:
+            module, attr = _owner(model, n)
+            self.owners[n] = holders.get(id(getattr(module, attr)), [(module, attr)])
+        self.supported = all(supports(m, a) for owners in self.owners.values() for m, a in owners)
         self.per_text_supported = self.supported
-        self.modules = list({id(m): m for m, _ in self.owners.values()}.values())
+        self.modules = list({id(m): m for owners in self.owners.values() for m, _ in owners}.values())
         if numels is None:
-            numels = [getattr(m, a).numel() for m, a in (self.owners[n] for n in self.names)]
+            numels = [getattr(*self.owners[n][0]).numel() for n in self.names]
         self.offsets = torch.tensor([0, *numels]).cumsum(0)
         self._records: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self._local: tuple[torch.Tensor, list[torch.Tensor | None]] | None = None
@@ -152,12 +154,15 @@ class PerSampleGradients:
         for name, index in zip(self.names, local, strict=True):
             if index is not None and index.numel() == 0:
                 continue
-            module, attr = self.owners[name]
-            inputs, output = self._records[id(module)][0]
-            grad = grad_of[id(module)]
-            if grad is None:
-                grad = torch.zeros_like(output)
-            pieces.append(_per_sample(module, attr, inputs.detach(), grad.float(), batch, index))
+            piece = None
+            for module, attr in self.owners[name]:
+                inputs, output = self._records[id(module)][0]
+                grad = grad_of[id(module)]
+                if grad is None:
+                    grad = torch.zeros_like(output)
+                use = _per_sample(module, attr, inputs.detach(), grad.float(), batch, index)
+                piece = use if piece is None else piece + use
+            pieces.append(piece)
         if not pieces:
             return torch.zeros(batch, 0, device=total_loss.device)
         return torch.cat(pieces, dim=1)
@@ -201,8 +206,31 @@ def _per_sample(
             rows_of, cols_of = x, g
             width = g.shape[-1]
         return _gathered_products(rows_of, cols_of, index // width, index % width)
+    if sparse and isinstance(module, nn.Embedding):
+        dim = module.embedding_dim
+        out = _gathered_rows(inputs.reshape(batch, -1), grad.reshape(batch, -1, dim), index // dim, index % dim)
+        if module.padding_idx is not None:
+            out[:, index // dim == module.padding_idx] = 0
+        return out
     full = _full_per_sample(module, attr, inputs, grad, batch).reshape(batch, -1)
     return full if index is None else full[:, index]
+
+
+def _gathered_rows(
+    ids: torch.Tensor, grad: torch.Tensor, row_index: torch.Tensor, col_index: torch.Tensor
+) -> torch.Tensor:
+    """
+    An embedding's per-text gradient at kept `(row, column)` pairs, `out[b, k] = sum_t [ids[b, t] == row_index[k]] *
+    grad[b, t, col_index[k]]`, in bounded blocks (the full `(batch, vocab, dim)` gradient is never built).
+    """
+    batch, tokens = ids.shape
+    step = max(1, GATHER_CHUNK // max(1, batch * tokens))
+    out = torch.empty(batch, row_index.numel(), dtype=grad.dtype, device=grad.device)
+    for start in range(0, row_index.numel(), step):
+        rows, cols = row_index[start:start + step], col_index[start:start + step]
+        match = ids[:, :, None] == rows[None, None, :]
+        torch.sum(grad[:, :, cols] * match, dim=1, out=out[:, start:start + step])
+    return out
 
 
 def _gathered_products(
