@@ -206,3 +206,29 @@ def test_a_diff_to_diff_direction_caches_the_difference_alone(bert, tmp_path, sp
     computed = len(kinds)
     trainer.evaluate()
     assert len(kinds) == computed  # the validation texts' differences are read back, not recomputed
+
+
+def test_transitions_take_turns_and_the_smaller_one_is_cycled(bert, rows, tmp_path, make_args):
+    from hf_gradiend.training.rows import BalancedTransitionSampler, GradientGroups, as_dataset
+
+    dataset = as_dataset([r for r in rows if r["factual_class"] == "3SG"] + [
+        r for r in rows if r["factual_class"] == "3PL"][:3])
+    groups = GradientGroups(dataset, ["3SG", "3PL"], group_size=1)
+    sampler = BalancedTransitionSampler(groups, seed=0)
+    order = list(sampler)
+    big = max(len(t) for t in groups.transitions.values())
+    assert len(order) == len(sampler) == 2 * big
+    kinds = [next(k for k, v in groups.transitions.items() if i in v) for i in order]
+    assert all(a != b for a, b in zip(kinds, kinds[1:], strict=False))  # the transitions alternate
+    for key, indices in groups.transitions.items():
+        seen = [i for i, k in zip(order, kinds, strict=True) if k == key]
+        assert set(seen) == set(indices) and len(seen) == big  # every group, the smaller transition cycled
+    sampler.set_epoch(1)
+    assert list(sampler) != order and list(BalancedTransitionSampler(groups, seed=0)) == order  # seeded per epoch
+    balanced = GradiendTrainer(copy.deepcopy(bert[0]), args=make_args(gradient_batch_size=1,
+                               balance_transitions=True), train_dataset=dataset, processing_class=bert[1])
+    assert isinstance(balanced._get_train_sampler(), BalancedTransitionSampler)
+    balanced.train()  # the Trainer runs on the sampler's order
+    uniform = GradiendTrainer(copy.deepcopy(bert[0]), args=make_args(gradient_batch_size=1), train_dataset=dataset,
+                              processing_class=bert[1])
+    assert not isinstance(uniform._get_train_sampler(), BalancedTransitionSampler)

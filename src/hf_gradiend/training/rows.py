@@ -100,10 +100,14 @@ class GradientGroups(torch.utils.data.Dataset):
             by_transition.setdefault((f, a), []).append(i)
         rng = random.Random(seed)
         self.groups: list[list[int]] = []
+        self.transitions: dict[tuple[str, str], list[int]] = {}
+        """Group indices of each transition `(factual class, alternative class)`."""
         for key in sorted(by_transition):
             indices = by_transition[key]
             rng.shuffle(indices)
+            first = len(self.groups)
             self.groups += [indices[i:i + group_size] for i in range(0, len(indices), group_size)]
+            self.transitions[key] = list(range(first, len(self.groups)))
         if not self.groups:
             raise ValueError("There are no training rows to group.")
         self.dataset = dataset
@@ -118,6 +122,38 @@ class GradientGroups(torch.utils.data.Dataset):
         item = {c: [values[i] for i in group] for c, values in self.columns.items()}
         item["label"] = self.labels[group[0]]
         return item
+
+
+class BalancedTransitionSampler(torch.utils.data.Sampler[int]):
+    """
+    Order of the gradient groups for one epoch: the transitions take turns (3SG→3PL, 3PL→3SG, 3SG→3PL, ...), and a
+    transition with fewer groups is cycled so that every transition contributes as many groups as the largest one.
+    Without it a class with fewer rows is seen in fewer steps and its encodings saturate later. The order within a
+    transition is reshuffled each epoch from `seed` and the epoch (set by the Trainer), so a resumed run replays it;
+    a cycled group's gradient comes from the cache.
+
+    Args:
+        groups ([`GradientGroups`]): The training groups.
+        seed (`int`, *optional*, defaults to 0): Seed of the orders.
+    """
+
+    def __init__(self, groups: GradientGroups, seed: int = 0):
+        self.transitions = [indices for indices in groups.transitions.values() if indices]
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.transitions) * max(len(t) for t in self.transitions)
+
+    def __iter__(self):
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        orders = [rng.sample(indices, len(indices)) for indices in self.transitions]
+        for i in range(max(len(order) for order in orders)):
+            for order in orders:
+                yield order[i % len(order)]
 
 
 def collate_groups(groups: list[dict[str, Any]]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .arguments import GradiendTrainingArguments
 from .memory import check_memory
 from .pruning import PostPruneConfig, pre_prune_coordinates
 from .rows import (
+    BalancedTransitionSampler,
     GradientGroups,
     as_dataset,
     as_neutral_dataset,
@@ -169,6 +170,12 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
             self.engine.model, self.engine.selection, coordinates=self.training_coordinates,
             feature_classes=self.feature_classes, source=args.source, target=args.target, objective=self._objective,
         )
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.balance_transitions and isinstance(dataset, GradientGroups):
+            return BalancedTransitionSampler(dataset, self.args.seed)
+        return super()._get_train_sampler(train_dataset)
 
     def get_model(self) -> GradiendModel:
         """The trained direction (unwrapped from any distributed wrapper)."""
