@@ -247,7 +247,8 @@ def run_grid(
 
         for h in dict.fromkeys(feature_values):
             # With early stopping a line starts at its middle |α|: upwards until the policy stops it, then
-            # downwards until a point dominates every smaller |α| (or the smallest is reached).
+            # downwards until a point dominates every smaller |α|; below a point that loses for every target only
+            # the smallest |α| is scored.
             start = len(order) // 2 if early_stop else 0
             stopped: str | None = None
             dominating: GridPoint | None = None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..gradients.engine import _unwrap
+from ..gradients.objectives import unwrap_model
 from .decoder import DEFAULT_FEATURE_VALUES, evaluate_decoder_grid, selection_targets
 from .encoder import analyze_encoder
 from .lms import DEFAULT_MASK_RATIO
@@ -204,7 +204,7 @@ class EvaluationMixin:
         path = self._plot_path(plot, f"decoder_{split}.png")
         rows = self._rows(split)
         results = evaluate_decoder_grid(
-            _unwrap(self.base_model),
+            unwrap_model(self.base_model),
             self.tokenizer,
             self.get_model(),
             rows,

@@ -10,7 +10,15 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from ..configuration_gradiend import GRADIENT_KINDS
-from .objectives import DEFAULT_PLACEHOLDER, EncodedText, TextObjective, build_objective, infer_objective_name
+from .objectives import (
+    DEFAULT_PLACEHOLDER,
+    EncodedText,
+    TextObjective,
+    build_objective,
+    infer_objective_name,
+    output_embeddings,
+    unwrap_model,
+)
 from .per_sample import PerSampleGradients
 from .selection import ParameterSelection, select_parameters
 
@@ -81,19 +89,19 @@ class GradientEngine:
     ):
         self.model = model
         self.tokenizer = tokenizer
-        self.selection = selection if selection is not None else select_parameters(_unwrap(model), params)
+        self.selection = selection if selection is not None else select_parameters(unwrap_model(model), params)
         self.objective: TextObjective = build_objective(
-            objective or infer_objective_name(_unwrap(model)), tokenizer, placeholder
+            objective or infer_objective_name(unwrap_model(model)), tokenizer, placeholder
         )
-        self.parameters = self.selection.parameters(_unwrap(model))
-        self._per_sample = PerSampleGradients(_unwrap(model), self.selection.names, self.selection.numels)
-        head = _unwrap(model).get_output_embeddings() if hasattr(_unwrap(model), "get_output_embeddings") else None
-        head_ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+        self.parameters = self.selection.parameters(unwrap_model(model))
+        self._per_sample = PerSampleGradients(unwrap_model(model), self.selection.names, self.selection.numels)
+        head = output_embeddings(model)
+        head_ids = {id(p) for p in head.parameters()} if head is not None else set()
         # the vocabulary projection runs on the target positions only, unless its own weights are differentiated
         self._gather_before_head = not head_ids & {id(p) for p in self.parameters}
         model.eval()
         chosen = {id(p) for p in self.parameters}
-        for p in _unwrap(model).parameters():
+        for p in unwrap_model(model).parameters():
             p.requires_grad_(id(p) in chosen)
 
     @property
@@ -324,10 +332,3 @@ class GradientEngine:
             )
             for j, piece in enumerate(pieces)
         ])
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP/compile wrapper."""
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):
-        model = model.module
-    return getattr(model, "_orig_mod", model)

@@ -195,7 +195,7 @@ def logits_at(
     vocabulary projection runs on those positions only; a head whose input is not `(batch, sequence, hidden)` is
     left alone and its logits indexed afterwards.
     """
-    head = _output_embeddings(model) if gather_before_head else None
+    head = output_embeddings(model) if gather_before_head else None
     if head is None:
         return model(**inputs, use_cache=False).logits[rows, positions]
     shape = tuple(inputs["input_ids"].shape)
@@ -214,11 +214,16 @@ def logits_at(
     return logits if logits.dim() == 2 else logits[rows, positions]
 
 
-def _output_embeddings(model: torch.nn.Module) -> torch.nn.Module | None:
-    """The module projecting hidden states to the vocabulary (inside any distributed wrapper), or `None`."""
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DDP/compile wrapper."""
     while hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
         model = model.module
-    model = getattr(model, "_orig_mod", model)
+    return getattr(model, "_orig_mod", model)
+
+
+def output_embeddings(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The module projecting hidden states to the vocabulary (inside any distributed wrapper), or `None`."""
+    model = unwrap_model(model)
     get_output = getattr(model, "get_output_embeddings", None)
     head = get_output() if callable(get_output) else None
     return head if isinstance(head, torch.nn.Module) else None

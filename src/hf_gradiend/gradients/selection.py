@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ParameterMismatchError
+from .objectives import output_embeddings
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,7 @@ def head_parameter_names(model: nn.Module) -> set[str]:
         head = names - inside
     else:
         head = set()
-    get_output = getattr(model, "get_output_embeddings", None)
-    output = get_output() if callable(get_output) else None
+    output = output_embeddings(model)
     if output is not None and getattr(output, "weight", None) is not None:
         head |= {n for n, p in model.named_parameters(remove_duplicate=False) if p is output.weight}
     return head

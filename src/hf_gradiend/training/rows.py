@@ -138,7 +138,7 @@ class BalancedTransitionSampler(torch.utils.data.Sampler[int]):
     """
 
     def __init__(self, groups: GradientGroups, seed: int = 0):
-        self.transitions = [indices for indices in groups.transitions.values() if indices]
+        self.transitions = list(groups.transitions.values())
         self.seed = seed
         self.epoch = 0
 
