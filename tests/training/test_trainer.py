@@ -41,6 +41,25 @@ def test_flip_sign_preserves_the_decoder_output(bert):
     torch.testing.assert_close(after.reconstruction, before.reconstruction)
 
 
+def test_default_optimizer_steps_full_size_on_gradiend_scale_gradients(bert, rows, make_args):
+    # GRADIEND's own gradients are ~1e-13 to 1e-8 (a mean over many coordinates of squared base gradients); the
+    # Trainer's AdamW must still move every weight by about the learning rate, which AdamW's usual eps=1e-8 does not.
+    args = make_args(learning_rate=1e-3)
+    trainer = GradiendTrainer(bert[0], args=args, train_dataset=rows, processing_class=bert[1])
+    direction = trainer.get_model()
+    optimizer = trainer.create_optimizer()
+    before = {n: p.detach().clone() for n, p in direction.named_parameters()}
+    generator = torch.Generator().manual_seed(0)
+    for p in direction.parameters():  # log-uniform magnitudes in [1e-13, 1e-8], random signs
+        exponent = torch.empty(p.shape).uniform_(-13, -8, generator=generator)
+        sign = torch.randint(0, 2, p.shape, generator=generator) * 2 - 1
+        p.grad = sign * 10.0 ** exponent
+    optimizer.step()  # AdamW's first step moves each weight by lr · g / (|g| + eps)
+    for name, p in direction.named_parameters():
+        moved = (before[name] - p.detach()) * p.grad.sign()
+        torch.testing.assert_close(moved, torch.full_like(moved, 1e-3), rtol=0.01, atol=0, msg=name)
+
+
 def test_evaluation_is_logged_at_eval_steps_and_model_saves_for_automodel(llama, split_rows, make_args):
     train, test = split_rows
     args = make_args(max_steps=6, eval_strategy="steps", eval_steps=3, params=["*.layers.1.*"])

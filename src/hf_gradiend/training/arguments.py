@@ -70,8 +70,17 @@ class GradiendTrainingArguments(TrainingArguments):
 
     > Changed defaults
 
-    `per_device_train_batch_size` = 1 gradient group per step, `learning_rate` = 1e-4, `report_to` = `"none"`,
-    `save_strategy` = `"no"`, `remove_unused_columns` = `False`, `ddp_find_unused_parameters` = `False`.
+    `per_device_train_batch_size` = 1 gradient group per step, `learning_rate` = 1e-4, `adam_epsilon` = 1e-16,
+    `report_to` = `"none"`, `save_strategy` = `"no"`, `remove_unused_columns` = `False`,
+    `ddp_find_unused_parameters` = `False`.
+
+    Why `adam_epsilon` = 1e-16: the loss is a mean over the direction's coordinates (10⁵–10⁸ of them) of squared
+    base-model gradients, so the GRADIEND weights' own gradients are tiny (first step on SmolLM2 at 1 %: |∂L/∂w_e|
+    5e-11 to 1.4e-9, |∂L/∂w_d| 3e-13 to 1.6e-10 between the 10th and 90th percentiles). With AdamW's usual 1e-8 the
+    epsilon outweighs `√v` and damps nearly every step; far below the smallest gradients, the update no longer
+    depends on their scale. On the SmolLM2 benchmark (100 steps) validation r rose from 0.988 to 0.995 and test r
+    from 0.9975 to 0.9987 (1e-10 to 1e-16 gave the same numbers). Train the direction in float32 or bfloat16: in
+    float16 the epsilon rounds to zero.
     """
 
     source: str = field(default="alternative", metadata={"help": "Encoder input: factual, alternative or diff."})
@@ -99,6 +108,9 @@ class GradiendTrainingArguments(TrainingArguments):
     per_device_train_batch_size: int = field(default=1, metadata={"help": "Gradient groups per step and device."})
     per_device_eval_batch_size: int = field(default=16, metadata={"help": "Texts per evaluation forward pass."})
     learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate of the GRADIEND weights."})
+    adam_epsilon: float = field(
+        default=1e-16, metadata={"help": "AdamW epsilon; tiny, as GRADIEND's own gradients are ~1e-13 to 1e-8."}
+    )
     report_to: str | list[str] | None = field(default="none", metadata={"help": "Loggers to report to."})
     save_strategy: str = field(default="no", metadata={"help": "Checkpoint strategy (see TrainingArguments)."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "Kept False: rows are read whole."})
