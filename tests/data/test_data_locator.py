@@ -39,6 +39,27 @@ def test_non_ascii_texts_use_unicode_word_boundaries():
     assert _spans(locator, texts) == [(0, 4, 6, 0), (1, 5, 7, 0), (2, 0, 2, 0), (3, 6, 8, 0)]
 
 
+@pytest.mark.parametrize("apostrophe", ["'", "\u2019"])
+def test_a_word_after_an_apostrophe_inside_a_word_is_not_an_occurrence(apostrophe):
+    locator = WordLocator({"i": 0, "clock": 0, "it": 1, "he": 1})
+    texts = [
+        f"Hawai{apostrophe}i is where i live",  # the tail "i" is part of "Hawai'i"; the second "i" is the pronoun
+        f"five o{apostrophe}clock",
+        f"it{apostrophe}s late, {apostrophe}he{apostrophe} said",  # a contraction's head and a quoted word count
+        f"naïve Hawai{apostrophe}i",  # non-ASCII: the Python path
+    ]
+    assert _spans(locator, texts) == [(0, 17, 18, 0), (2, 0, 2, 1), (2, 12, 14, 1)]
+    assert locator.contains(pa.array(texts)).tolist() == [True, False, True, False]
+
+
+def test_data_creation_skips_the_tail_of_a_word_after_an_apostrophe():
+    matcher = TargetMatcher([s for c in (TextFilterConfig(["i"], id="1SG"), TextFilterConfig("we", id="1PL"))
+                             for s in c.word_specs])
+    out = matcher({"text": ["On Hawai'i we met", "Hawai'i, as i said"]}, [0, 1])
+    assert list(zip(out["row"].tolist(), out["start"].tolist(), strict=True)) == [(0, 11), (1, 12)]
+    assert [matcher.class_ids[c] for c in out["class"].tolist()] == ["1PL", "1SG"]
+
+
 def test_vectorised_and_python_paths_agree_on_random_text():
     rng = random.Random(0)
     pieces = ["he", "He", "HE", "she", "they", "the", "them", "it", "its", "é", "ü", " ", " ", ", ", ".", "'", "-",

@@ -4,6 +4,10 @@ A text is ASCII-only in most corpora; for those, RE2 (`pyarrow.compute`) gives t
 Python's `re` and runs without a Python step per text: one test per batch finds the texts with any word, and one
 split per word length gives every occurrence's offset. Other texts (and words that RE2 cannot treat the same way)
 go through one compiled Python pattern.
+
+A word right after an apostrophe that follows a word character is the tail of a longer word ("Hawai'i", "o'clock"):
+it is not an occurrence. The head of a contraction ("it's", "they're") is, and so is a word after a quote ("'he'").
+RE2 has no lookbehind, so ASCII texts that hold such a tail go the Python way too.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
+APOSTROPHES = "'\u2019"
+"""Apostrophes that join a word to its tail (straight and typographic)."""
 
 
 def compile_words(insensitive: Iterable[str], sensitive: Iterable[str] = ()) -> re.Pattern | None:
     """
-    One pattern matching any of the words as a whole word (no word character on either side): `insensitive` words
-    in any case, `sensitive` words only as written. `None` when there are no words.
+    One pattern matching any of the words as a whole word (no word character on either side, and not the tail of a
+    word after an apostrophe): `insensitive` words in any case, `sensitive` words only as written. `None` when there
+    are no words.
     """
     parts = []
     insensitive = sorted(set(insensitive), key=lambda w: (-len(w), w))
@@ -34,7 +41,7 @@ def compile_words(insensitive: Iterable[str], sensitive: Iterable[str] = ()) -> 
         parts.append("|".join(map(re.escape, sensitive)))
     if not parts:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+    return re.compile(rf"(?<!\w)(?<!\w[{APOSTROPHES}])(?:" + "|".join(parts) + r")(?!\w)")
 
 
 def re2_words(insensitive: Iterable[str], sensitive: Iterable[str] = ()) -> str | None:
@@ -104,6 +111,8 @@ class WordLocator:
         self.sensitive = _groups(sensitive, lower=False)
         self.pattern = compile_words(self.insensitive, self.sensitive)
         self.prefilter = re2_words(self.insensitive, self.sensitive)
+        # ASCII texts where a word may follow "<word character>'": the Python pattern decides those
+        self.tail_filter = None if self.prefilter is None else r"\w'(?:" + self.prefilter + ")"
         # RE2 equals Python `re` on ASCII texts when every word is ASCII word characters only.
         self.vectorised = all(_ASCII_WORD.fullmatch(w) for w in [*self.insensitive, *self.sensitive])
         keys = sorted({(len(w), g) for w, g in [*self.insensitive.items(), *self.sensitive.items()]})
@@ -136,7 +145,7 @@ class WordLocator:
             return result
         subset = _take(column, candidates)
         if self.vectorised:
-            ascii_mask = pc.fill_null(pc.string_is_ascii(subset), False).to_numpy(zero_copy_only=False)
+            ascii_mask = self._vectorisable(subset)
             result[candidates[ascii_mask]] = True
             candidates, subset = candidates[~ascii_mask], subset.filter(pa.array(~ascii_mask))
         strings = [s or "" for s in subset.to_pylist()]
@@ -153,7 +162,7 @@ class WordLocator:
             return empty, empty, empty, empty
         if not self.vectorised:
             return self._python(column, np.arange(len(column)))
-        ascii_mask = pc.fill_null(pc.string_is_ascii(column), True).to_numpy(zero_copy_only=False)
+        ascii_mask = self._vectorisable(column)
         parts = [self._python(column, np.flatnonzero(~ascii_mask))]
         for length, group, pattern in self.by_length:
             pieces = pc.split_pattern_regex(column, pattern)
@@ -166,13 +175,21 @@ class WordLocator:
             ordinal = np.arange(len(piece_lengths)) - first_of_piece
             cumulative = np.cumsum(piece_lengths)
             ends_before = cumulative - (cumulative - piece_lengths)[first_of_piece]  # piece text up to its end
-            # every piece but a text's last is followed by an occurrence; non-ASCII texts were done in Python
+            # every piece but a text's last is followed by an occurrence; the other texts were done in Python
             is_match = (ordinal < counts[text_of_piece] - 1) & ascii_mask[text_of_piece]
             start = ends_before[is_match] + ordinal[is_match] * length
             parts.append((text_of_piece[is_match], start, start + length, np.full(len(start), group)))
         index, start, end, groups = (np.concatenate(arrays).astype(np.int64) for arrays in zip(*parts, strict=True))
         order = np.lexsort((start, index))
         return index[order], start[order], end[order], groups[order]
+
+    def _vectorisable(self, column: pa.Array) -> np.ndarray:
+        """Boolean array: texts RE2 matches exactly as the Python pattern (ASCII, and no word after "<w>'")."""
+        mask = pc.fill_null(pc.string_is_ascii(column), False).to_numpy(zero_copy_only=False)
+        if mask.any():
+            tails = pc.fill_null(pc.match_substring_regex(column, self.tail_filter), False)
+            mask &= ~tails.to_numpy(zero_copy_only=False)
+        return mask
 
     def _python(self, column: pa.Array, positions: np.ndarray) -> tuple[np.ndarray, ...]:
         if not len(positions):

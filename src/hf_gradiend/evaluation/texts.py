@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..data.locator import compile_words
 from ..gradients.objectives import TextObjective
 
 logger = logging.getLogger(__name__)
@@ -50,13 +51,10 @@ def case_variants(word: str) -> list[str]:
 
 def word_pattern(words: Iterable[str]) -> re.Pattern | None:
     """
-    A case-insensitive pattern matching any of `words` as a whole word (not inside a longer word); `None` for no
-    words.
+    A case-insensitive pattern matching any of `words` as a whole word (not inside a longer word, not the tail after
+    an apostrophe as in "Hawai'i"), as data creation matches them; `None` for no words.
     """
-    unique = sorted({w for w in words if w}, key=len, reverse=True)
-    if not unique:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in unique) + r")(?!\w)", re.IGNORECASE)
+    return compile_words(w for w in words if w)
 
 
 def word_spans(text: str, pattern: re.Pattern | None) -> list[tuple[int, int]]:
