@@ -275,6 +275,9 @@ def summarize_reference(result: dict) -> dict:
     by_class = encoder.get("mean_by_class") or {}
     abs_by_type = encoder.get("abs_mean_by_type") or {}
     return {
+        "validation_correlation_in_training": _get(phases, "training", "best_validation_correlation"),
+        "validation_correlation_same_rows": _get(result, "validation_same_rows", "correlation"),
+        "validation_mean_h_3PL_same_rows": _get(result, "validation_same_rows", "mean_by_class", "3PL"),
         "test_correlation": encoder.get("correlation"),
         "mean_h_3SG": _first_number(by_class, ("1.0", "1", "3SG")),
         "mean_h_3PL": _first_number(by_class, ("-1.0", "-1", "3PL")),
@@ -298,6 +301,9 @@ def summarize_ours(result: dict) -> dict:
     abs_by_group = encoder.get("abs_mean_by_group") or {}
     measured_on_3pl = chosen.get("measured_on") in (None, "3PL")
     return {
+        "validation_correlation_in_training": _get(phases, "training", "best_validation_correlation"),
+        "validation_correlation_same_rows": _get(result, "validation_same_rows", "correlation"),
+        "validation_mean_h_3PL_same_rows": _get(result, "validation_same_rows", "mean_by_class", "3PL"),
         "test_correlation": encoder.get("correlation"),
         "mean_h_3SG": by_class.get("3SG"),
         "mean_h_3PL": by_class.get("3PL"),
@@ -330,6 +336,9 @@ def _base_probability(base) -> float | None:
 
 
 SUMMARY_KEYS = (
+    "validation_correlation_in_training",
+    "validation_correlation_same_rows",
+    "validation_mean_h_3PL_same_rows",
     "test_correlation",
     "mean_h_3SG",
     "mean_h_3PL",

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_run import PHASES, Recorder  # noqa: E402
+from reference_run import PHASES, Recorder, same_rows_quality  # noqa: E402
 
 FEATURE_CLASSES = ("3SG", "3PL")
 TARGET_WORDS = {"3SG": ["he", "she", "it"], "3PL": ["they"]}
@@ -240,6 +240,12 @@ def main(argv: list[str] | None = None) -> None:
         metrics["learning_rate"] = chosen.get("learning_rate")
         metrics["feature_value"] = chosen.get("feature_value")
 
+    # Untimed, after the phases: the trained direction's r on every validation row, measured as the reference's.
+    rows = data["validation"]
+    encodings = trainer.encode_rows(rows).tolist()
+    recorder.result["validation_same_rows"] = same_rows_quality(
+        encodings, list(rows["factual_class"]), FEATURE_CLASSES[0]
+    )
     recorder.result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     recorder.result["phases_done"] = [p for p in PHASES if p in recorder.result["phases"]]
     recorder.write()

@@ -61,6 +61,27 @@ def _jsonable(value):
     return repr(value)
 
 
+def same_rows_quality(encodings: list[float], classes: list[str], positive: str) -> dict:
+    """
+    Pearson r between `h` and the ±1 labels (`positive` → +1) on class rows only, oriented so r ≥ 0 (either library
+    may encode either class as +1), with the mean `h` per class in that orientation. Both halves call it on the same
+    validation rows of the trained direction, so the two numbers measure the same thing.
+    """
+    labels = [1.0 if c == positive else -1.0 for c in classes]
+    n = len(labels)
+    mean_h, mean_y = sum(encodings) / n, sum(labels) / n
+    cov = sum((h - mean_h) * (y - mean_y) for h, y in zip(encodings, labels, strict=True))
+    var_h = sum((h - mean_h) ** 2 for h in encodings)
+    var_y = sum((y - mean_y) ** 2 for y in labels)
+    r = cov / math.sqrt(var_h * var_y) if var_h > 0 and var_y > 0 else float("nan")
+    sign = -1.0 if r < 0 else 1.0
+    means = {}
+    for c in dict.fromkeys(classes):
+        values = [sign * h for h, k in zip(encodings, classes, strict=True) if k == c]
+        means[c] = sum(values) / len(values)
+    return {"correlation": abs(r), "n_by_class": {c: classes.count(c) for c in means}, "mean_by_class": means}
+
+
 def _is_frame(value) -> bool:
     return type(value).__name__ in {"DataFrame", "Series"}
 
@@ -258,6 +279,16 @@ def main(argv: list[str] | None = None) -> None:
         metrics["feature_factor"] = chosen.get("feature_factor")
         metrics["learning_rate"] = chosen.get("learning_rate")
 
+    # Untimed, after the phases: the trained direction's r on every validation row, measured the same way as ours.
+    model = trainer.get_model()
+    rows = data[data["split"] == "validation"]
+    encodings = [  # encode() runs the base model's backward pass, so no torch.no_grad() here
+        model.encode(masked, label=alternative, return_float=True)
+        for masked, alternative in zip(rows["masked"], rows["alternative"], strict=True)
+    ]
+    recorder.result["validation_same_rows"] = same_rows_quality(
+        encodings, list(rows["label_class"]), FEATURE_CLASSES[0]
+    )
     recorder.result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     recorder.write()
     print(f"[reference] done: {args.out}", file=sys.stderr)
