@@ -48,7 +48,7 @@ def main() -> None:
         trainer = GradiendTrainer(str(smollm2_path()), args=args, train_dataset=data["train"])
         loaded = peak_rss_gib()
         n = trainer.get_model().config.input_dim
-        estimate = training_bytes(n, 1, trainer.engine.model)
+        estimate = training_bytes(n, 1, trainer.engine.model, trainer.engine.selection.num_coordinates)
         start = time.perf_counter()
         trainer.train()
         seconds = (time.perf_counter() - start) / options.steps

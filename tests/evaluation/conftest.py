@@ -69,7 +69,7 @@ def pretrain(model, tokenizer, steps: int = 100, seed: int = 0):
         ids[i, : len(e)] = torch.tensor(e)
         attention[i, : len(e)] = 1
     masked_lm = tokenizer.mask_token_id is not None and "Bert" in type(model).__name__
-    model.requires_grad_(True)  # an engine built on the shared model earlier froze its unselected weights
+    model.requires_grad_(True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(steps):

@@ -92,11 +92,19 @@ def test_words_with_different_piece_counts_share_one_call(bert):
     assert torch.isfinite(pair.get("diff")).all() and pair.get("diff").abs().sum() > 0
 
 
-def test_only_selected_parameters_require_grad(llama):
+def test_only_selected_parameters_require_grad_and_the_models_flags_come_back(llama):
     model = copy.deepcopy(llama[0])
+    model.requires_grad_(True)
+    model.lm_head.requires_grad_(False)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
     engine = GradientEngine(model, llama[1], params=["*.layers.1.mlp.*"])
-    assert {n for n, p in model.named_parameters() if p.requires_grad} == set(engine.selection.names)
+    seen = set()
+    hooks = [p.register_hook(lambda g, n=n: seen.add(n)) for n, p in model.named_parameters() if p.requires_grad]
     pair = engine.gradients([TEXTS[0][0]], ["he"], ["they"], kinds=["factual"])
+    for hook in hooks:
+        hook.remove()
+    assert seen and seen <= set(engine.selection.names)  # no other weight's gradient was formed
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
     assert pair.alternative is None and pair.factual.shape == (1, engine.selection.num_coordinates)
     with pytest.raises(ValueError, match="alternative gradient was not computed"):
         pair.get("alternative")

@@ -180,9 +180,10 @@ def test_a_direction_that_cannot_fit_in_memory_is_refused(bert, rows, tmp_path, 
 def test_memory_estimate_counts_the_direction_and_its_optimizer(bert):
     from hf_gradiend.training.memory import training_bytes
 
-    parts = training_bytes(1000, 2, bert[0])
+    parts = training_bytes(1000, 2, bert[0], selected=50_000)
     assert parts["direction_and_optimizer"] == 4 * (3 * 1000 + 1) * 4
     assert parts["step_vectors"] == 3 * 2 * 1000 * 4
+    assert parts["base_gradients"] == 2 * 50_000 * 4
 
 
 def test_a_diff_to_diff_direction_caches_the_difference_alone(bert, tmp_path, split_rows, make_args, monkeypatch):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -61,7 +62,8 @@ class GradientEngine:
     batch equals the one computed alone.
 
     Args:
-        model (`PreTrainedModel`): A masked or causal LM. It is put in eval mode; only selected weights require grad.
+        model (`PreTrainedModel`): A masked or causal LM. It is put in eval mode. While a gradient is computed only
+            the selected weights require grad; the model's own `requires_grad` flags are restored afterwards.
         tokenizer (`PreTrainedTokenizerBase`): Its (fast) tokenizer.
         selection (`ParameterSelection`, *optional*): Parameters to differentiate; built from `params` when omitted.
         params (`str` or `list[str]`, *optional*): Name globs for [`select_parameters`] when `selection` is omitted.
@@ -100,9 +102,7 @@ class GradientEngine:
         # the vocabulary projection runs on the target positions only, unless its own weights are differentiated
         self._gather_before_head = not head_ids & {id(p) for p in self.parameters}
         model.eval()
-        chosen = {id(p) for p in self.parameters}
-        for p in unwrap_model(model).parameters():
-            p.requires_grad_(id(p) in chosen)
+        self._chosen = {id(p) for p in self.parameters}
 
     @property
     def device(self) -> torch.device:
@@ -188,12 +188,26 @@ class GradientEngine:
         def add(j: int, grad: torch.Tensor) -> None:
             out[offsets[j]:offsets[j] + grad.numel()].add_(grad.reshape(-1).abs().to(out.dtype))
 
-        with torch.enable_grad():
+        with self._differentiating():
             losses, _ = self._losses(factual, alternative)
             self._stream_grads(losses[kind].sum(), retain=False, consume=add)
         return out
 
     # -------------------------------------------------------------------------------------------------- internals
+    @contextlib.contextmanager
+    def _differentiating(self) -> Iterator[None]:
+        """Grad mode, with only the selected weights requiring grad; the model's own flags come back afterwards."""
+        params = list(unwrap_model(self.model).parameters())
+        flags = [p.requires_grad for p in params]
+        try:
+            for p in params:
+                p.requires_grad_(id(p) in self._chosen)
+            with torch.enable_grad():
+                yield
+        finally:
+            for p, flag in zip(params, flags, strict=True):
+                p.requires_grad_(flag)
+
     def _mean_gradients(
         self,
         factual: list[EncodedText],
@@ -207,7 +221,7 @@ class GradientEngine:
         gradients; otherwise autograd's full gradient is taken and indexed.
         """
         per_sample = self._per_sample
-        with torch.enable_grad():
+        with self._differentiating():
             if coordinates is not None and per_sample.supported:
                 try:
                     with per_sample.capture():
@@ -240,7 +254,7 @@ class GradientEngine:
         per_sample = self._per_sample
         if not per_sample.per_text_supported:
             return None
-        with torch.enable_grad():
+        with self._differentiating():
             try:
                 with per_sample.capture():
                     losses, rows = self._losses(factual, alternative)

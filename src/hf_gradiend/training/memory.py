@@ -11,15 +11,17 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 
-def training_bytes(input_dim: int, groups_per_step: int, base_model: nn.Module) -> dict[str, int]:
+def training_bytes(
+    input_dim: int, groups_per_step: int, base_model: nn.Module, selected: int | None = None
+) -> dict[str, int]:
     """
     Bytes a training step holds, by part: the direction's 3n+1 parameters with their gradients and two AdamW moments
-    (4 copies), the x, y and reconstruction vectors of a step, one full gradient of the selected base weights per
-    kind (2) during extraction, and the base model.
+    (4 copies), the x, y and reconstruction vectors of a step, one full gradient of the `selected` base weights
+    (`input_dim` when not given) per kind (2) during extraction, and the base model.
     """
     params = 3 * input_dim + 1
     base = sum(p.numel() * p.element_size() for p in base_model.parameters())
-    selected = sum(p.numel() for p in base_model.parameters() if p.requires_grad) or input_dim
+    selected = selected or input_dim
     return {
         "direction_and_optimizer": 4 * params * 4,
         "step_vectors": 3 * groups_per_step * input_dim * 4,
@@ -45,9 +47,11 @@ def available_bytes(device: torch.device | None = None) -> int | None:
         return None
 
 
-def check_memory(input_dim: int, groups_per_step: int, base_model: nn.Module) -> dict[str, int]:
+def check_memory(
+    input_dim: int, groups_per_step: int, base_model: nn.Module, selected: int | None = None
+) -> dict[str, int]:
     """Log the estimate; raise `MemoryError` with the fix when it exceeds the memory available."""
-    parts = training_bytes(input_dim, groups_per_step, base_model)
+    parts = training_bytes(input_dim, groups_per_step, base_model, selected)
     total = sum(parts.values())
     device = next(base_model.parameters()).device
     free = available_bytes(device)

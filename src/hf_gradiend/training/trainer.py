@@ -150,7 +150,9 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
         self._objective = objective
         if model is None:
             model = self.new_direction(args.seed, args)
-        check_memory(model.config.input_dim, args.per_device_train_batch_size, base)
+        check_memory(
+            model.config.input_dim, args.per_device_train_batch_size, base, self.engine.selection.num_coordinates
+        )
 
         super().__init__(
             model=model, args=args, train_dataset=train_groups, eval_dataset=eval_rows,
