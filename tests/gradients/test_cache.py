@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import multiprocessing
 
 import pytest
 import torch
@@ -76,6 +77,59 @@ def test_growth_extends_the_files_in_place(tmp_path):
         assert got.factual is None and got.alternative is None and torch.equal(got.diff, value)
     got.diff.add_(1.0)  # a served row is a copy: changing it leaves the stored row alone
     assert torch.equal(reopened.get("k39").diff, values[-1])
+
+
+def _value_of(key: str) -> torch.Tensor:
+    return torch.full((1, 4), float(int(key[1:])))
+
+
+def _put_keys(directory, order: list[str], barrier=None) -> None:
+    cache = GradientCache(directory, "fp", num_coordinates=4, capacity=2, kinds=["diff"])
+    if barrier is not None:
+        barrier.wait(timeout=30)  # both processes put at the same time
+    for key in order:
+        cache.put(key, GradientPair(None, None, _value_of(key)))
+
+
+def test_processes_share_a_directory_and_store_each_unit_once(tmp_path):
+    keys = [f"k{i}" for i in range(400)]
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(2)
+    orders = (keys, keys[::-1])
+    workers = [context.Process(target=_put_keys, args=(tmp_path / "c", order, barrier)) for order in orders]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=2, kinds=["diff"])
+    assert len(cache) == 400 and sorted(cache.index.values()) == list(range(400))  # no key twice, no row shared
+    for key in keys:
+        assert torch.equal(cache.get(key).diff, _value_of(key)), key
+
+
+def test_a_unit_put_by_another_handle_is_served_and_not_stored_twice(tmp_path):
+    first = GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=2, kinds=["diff"])
+    second = GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=2, kinds=["diff"])
+    first.put("k1", GradientPair(None, None, _value_of("k1")))
+    assert "k1" in second and torch.equal(second.get("k1").diff, _value_of("k1"))
+    second.put("k1", GradientPair(None, None, _value_of("k7")))  # already stored: kept as it is
+    second.put("k2", GradientPair(None, None, _value_of("k2")))
+    assert first.get("k2") is not None and len(first) == len(second) == 2
+    assert torch.equal(first.get("k1").diff, _value_of("k1"))
+
+
+def test_a_key_line_cut_short_by_a_crash_is_dropped(tmp_path):
+    _put_keys(tmp_path / "c", ["k1", "k2"])
+    with open(tmp_path / "c" / "index.txt", "ab") as f:
+        f.write(b"k3")  # the row of k3 may be half written: without its newline the key does not count
+    cache = GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=2, kinds=["diff"])
+    assert len(cache) == 2 and cache.get("k3") is None
+    cache.put("k4", GradientPair(None, None, _value_of("k4")))
+    assert (tmp_path / "c" / "index.txt").read_text() == "k1\nk2\nk4\n"
+    with pytest.raises(ValueError, match="newline"):
+        cache.put("a\nb", GradientPair(None, None, _value_of("k5")))
+    assert len(GradientCache(tmp_path / "c", "fp", num_coordinates=4, capacity=2, kinds=["diff"])) == 3
 
 
 def test_diff_alone_is_stored_and_computed_in_one_backward_pass(bert, tmp_path):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: one process per cache directory there
+    fcntl = None
 
 from ..errors import GradiendError
 from .engine import GradientPair
@@ -55,25 +61,29 @@ class GradientCache:
     """
     On-disk store of gradients over a fixed coordinate set, one row per unit (a group of texts, or one text).
 
-    Layout of `directory`: `meta.json` (fingerprint, coordinate count, dtype, stored kinds, capacity), `index.json`
-    (unit key → row), and one raw row-major `<kind>.bin` file of shape `(capacity, num_coordinates)` per stored kind
-    (open one with `np.memmap(path, dtype, mode="r", shape=(capacity, num_coordinates))` to inspect it). Rows are
-    read and written with positioned file reads and writes, so the process holds only the rows in use: reading a
-    cache larger than memory never grows the resident set, and growing the cache extends its files in place,
-    without copying them. A directory written for another base model, selection, objective, coordinate set, stored
-    kinds or dtype is refused, never silently reused.
+    Layout of `directory`: `meta.json` (format, fingerprint, coordinate count, dtype, stored kinds), `index.txt` (the
+    unit keys, one per line: line `i` is row `i`), and one raw row-major `<kind>.bin` file of `num_coordinates`
+    values per row for each stored kind (inspect one with `np.memmap(path, dtype, mode="r").reshape(-1,
+    num_coordinates)`). Rows are read and written with positioned file reads and writes, so the process holds only
+    the rows in use: reading a cache larger than memory never grows the resident set, and growing the cache extends
+    its files in place. A put appends one line to the index, so storing n units costs O(n), not O(n²).
+
+    Several processes (the ranks of a `torchrun` job, or two runs) can share a directory: a put takes an exclusive
+    lock on the index, picks up the keys others appended, and writes its row before its key, so a reader never sees
+    a key without its row, and a unit is stored once. A directory written for another base model, selection,
+    objective, coordinate set, stored kinds, dtype or format is refused, never silently reused.
 
     Args:
         directory (`str` or `Path`): Where the cache lives.
         fingerprint (`str`): Identity of base weights + selection + objective + kept coordinates.
         num_coordinates (`int`): Length of each stored vector.
-        capacity (`int`): Rows to reserve (units that can be stored).
+        capacity (`int`): Rows to reserve (units that can be stored before the files grow).
         kinds (`list[str]`): Kinds to store: primitives (`"factual"`, `"alternative"`), or `"diff"` alone (see
             [`kinds_to_store`]).
         dtype (`str`, *optional*, defaults to `"float32"`): `"float32"` or `"float16"` on disk.
     """
 
-    FORMAT = 2
+    FORMAT = 3
     """Layout version; a directory of another version is refused."""
 
     def __init__(
@@ -108,33 +118,41 @@ class GradientCache:
                     f"differ: cached {[stored.get(k) for k in differing]}, now {[meta[k] for k in differing]}). "
                     "Use another gradient_cache_dir, or delete that directory to rebuild it."
                 )
-            self.capacity = int(stored["capacity"])
-            self.index: dict[str, int] = json.loads((self.directory / "index.json").read_text())
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self.capacity = 0
-            self.index = {}
-            self._write_index()
-        self._meta = meta
+            tmp = self.directory / f"meta.json.{os.getpid()}.tmp"  # one name per process: creators may race
+            tmp.write_text(json.dumps(meta))
+            tmp.replace(meta_path)
+        self.index: dict[str, int] = {}
+        self._index_bytes = 0  # bytes of index.txt already read into self.index
+        self._index_fd = os.open(self.directory / "index.txt", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self._fds = {k: os.open(self.directory / f"{k}.bin", os.O_RDWR | os.O_CREAT, 0o644) for k in self.kinds}
-        self._reserve(max(int(capacity), self.capacity))
+        with self._locked():
+            self._refresh()
+            self._reserve(max(int(capacity), len(self.index)))
         self.hits = 0
         self.misses = 0
 
     def __contains__(self, key: str) -> bool:
-        return key in self.index
+        return key in self.index or key in self._refresh()
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self._refresh())
 
     def __del__(self):
         self.close()
 
     def close(self) -> None:
         """Close the cache's files (reopening the directory resumes it)."""
-        for fd in getattr(self, "_fds", {}).values():
-            os.close(fd)
-        self._fds = {}
+        for fd in [*getattr(self, "_fds", {}).values(), getattr(self, "_index_fd", None)]:
+            if fd is not None:
+                os.close(fd)
+        self._fds, self._index_fd = {}, None
+
+    @property
+    def capacity(self) -> int:
+        """Rows the files hold room for (they grow as units are put)."""
+        return min(os.fstat(fd).st_size for fd in self._fds.values()) // self.row_bytes
 
     @property
     def nbytes(self) -> int:
@@ -144,6 +162,8 @@ class GradientCache:
     def get(self, key: str) -> GradientPair | None:
         """The stored pair for `key` (tensors of shape `(1, num_coordinates)`, float32; unstored kinds `None`)."""
         row = self.index.get(key)
+        if row is None:
+            row = self._refresh().get(key)  # another process may have stored it
         if row is None:
             self.misses += 1
             return None
@@ -155,7 +175,9 @@ class GradientCache:
         return GradientPair(tensors.get("factual"), tensors.get("alternative"), tensors.get("diff"))
 
     def put(self, key: str, pair: GradientPair) -> None:
-        """Store `pair` (each stored kind of shape `(1, num_coordinates)`) under `key`."""
+        """Store `pair` (each stored kind of shape `(1, num_coordinates)`) under `key` (one line, no newline)."""
+        if "\n" in key:
+            raise ValueError(f"A cache key is one line; {key!r} holds a newline.")
         if key in self.index:
             return
         values = {}
@@ -166,27 +188,52 @@ class GradientCache:
             if value.numel() != self.num_coordinates:
                 raise ValueError(f"Expected {self.num_coordinates} coordinates, got shape {tuple(value.shape)}.")
             values[kind] = value.reshape(-1).detach().cpu().numpy().astype(self.dtype).tobytes()
-        if len(self.index) >= self.capacity:
-            self._reserve(max(2 * self.capacity, 16))
-        row = len(self.index)
-        for kind, data in values.items():
-            os.pwrite(self._fds[kind], data, row * self.row_bytes)
-        self.index[key] = row
-        self._write_index()
+        with self._locked():
+            if key in self._refresh():
+                return
+            if os.fstat(self._index_fd).st_size > self._index_bytes:
+                os.ftruncate(self._index_fd, self._index_bytes)  # a line cut short by a crash: its row is reused
+            row = len(self.index)
+            self._reserve(row + 1)
+            for kind, data in values.items():
+                os.pwrite(self._fds[kind], data, row * self.row_bytes)
+            line = (key + "\n").encode()
+            os.write(self._index_fd, line)  # after the row: a key is never visible before its data
+            self.index[key] = row
+            self._index_bytes += len(line)
 
-    def _write_index(self) -> None:
-        tmp = self.directory / "index.json.tmp"
-        tmp.write_text(json.dumps(self.index))
-        tmp.replace(self.directory / "index.json")
+    def _refresh(self) -> dict[str, int]:
+        """Read the keys appended to `index.txt` since the last read (complete lines only); returns the index."""
+        size = os.fstat(self._index_fd).st_size
+        if size > self._index_bytes:
+            tail = os.pread(self._index_fd, size - self._index_bytes, self._index_bytes)
+            complete = tail[: tail.rfind(b"\n") + 1]
+            for key in complete.decode().splitlines():
+                self.index.setdefault(key, len(self.index))
+            self._index_bytes += len(complete)
+        return self.index
 
-    def _reserve(self, capacity: int) -> None:
-        """Extend every file to `capacity` rows (sparse on most file systems: no data is copied)."""
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Exclusive lock on the index across processes (a no-op where `fcntl` is missing)."""
+        if fcntl is None:
+            yield
+            return
+        fcntl.flock(self._index_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._index_fd, fcntl.LOCK_UN)
+
+    def _reserve(self, rows: int) -> None:
+        """Make room for `rows` rows, doubling (sparse on most file systems: no data is copied). Holds the lock."""
+        capacity = self.capacity
+        if rows <= capacity:
+            return
+        size = max(rows, 2 * capacity, 16) * self.row_bytes
         for fd in self._fds.values():
-            if os.fstat(fd).st_size < capacity * self.row_bytes:
-                os.ftruncate(fd, capacity * self.row_bytes)
-        if capacity != self.capacity or not (self.directory / "meta.json").exists():
-            self.capacity = capacity
-            (self.directory / "meta.json").write_text(json.dumps({**self._meta, "capacity": capacity}))
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)
 
 
 def kinds_to_store(kinds: Sequence[str]) -> tuple[str, ...]:
