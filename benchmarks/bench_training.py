@@ -26,7 +26,7 @@ import transformers
 from hf_gradiend import GradiendTrainer, GradiendTrainingArguments, PrePruneConfig
 from hf_gradiend.data import TextFilterConfig, TextPredictionDataCreator
 from hf_gradiend.offline_assets import smollm2_path
-from hf_gradiend.training.rows import collate_groups
+from hf_gradiend.training.groups import collate_groups
 
 
 def timed(fn) -> float:

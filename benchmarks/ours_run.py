@@ -35,7 +35,7 @@ def trainer_class():
 
     bases = (TextPredictionTrainer,)
     if not hasattr(TextPredictionTrainer, "evaluate_decoder"):
-        from hf_gradiend.evaluation.workflow import EvaluationMixin
+        from hf_gradiend.training.evaluation_workflow import EvaluationMixin
 
         bases = (EvaluationMixin, TextPredictionTrainer)
 

@@ -1,11 +1,13 @@
-"""Model cards (README.md) for saved directions, rewrite adapters and rewritten models, rendered from `model_cards/`.
+"""Model cards (README.md) for saved directions, rewrite adapters and rewritten models.
 
-The templates ship inside the package as `hf_gradiend/model_cards/*.md` (mapped from the repository's top-level
-`model_cards/` folder at build time); in a source checkout they are read from that folder directly.
+The templates are the package data `hf_gradiend/model_cards/*.md`. The functions take configurations (a
+[`GradiendConfig`] for a direction, a [`GradiendAdapterConfig`] for a rewrite), never model classes, so this module
+sits at the bottom of the package and imports nothing of it at run time.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from huggingface_hub import ModelCard, ModelCardData
 
 if TYPE_CHECKING:
-    from .modeling_gradiend import GradiendModel
+    from .configuration_gradiend import GradiendConfig
     from .rewrite.config import GradiendAdapterConfig
 
 TEMPLATES = ("direction", "rewritten_model", "adapter")
@@ -27,40 +29,36 @@ def template_path(name: str) -> Path:
     """
     Path of the model-card template `name` (`"direction"`, `"rewritten_model"` or `"adapter"`).
 
-    Looks in the installed package (`hf_gradiend/model_cards/`) first, then in the source checkout's `model_cards/`.
+    The templates are package data in `hf_gradiend/model_cards/`.
     """
     if name not in TEMPLATES:
         raise ValueError(f"Unknown model-card template {name!r}; choose one of {', '.join(TEMPLATES)}.")
-    package = Path(__file__).resolve().parent
-    for folder in (package / "model_cards", package.parent.parent / "model_cards"):
-        path = folder / f"{name}.md"
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"The model-card template {name}.md is missing from {package / 'model_cards'}; reinstall hf-gradiend."
-    )
+    path = Path(__file__).resolve().parent / "model_cards" / f"{name}.md"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The model-card template {name}.md is missing from {path.parent}; reinstall hf-gradiend."
+        )
+    return path
 
 
 # ------------------------------------------------------------------------------------------------------- direction
 def direction_card(
-    direction: GradiendModel, repo_id: str | None = None, metrics: Mapping[str, Any] | None = None
+    config: GradiendConfig, repo_id: str | None = None, metrics: Mapping[str, Any] | None = None
 ) -> ModelCard:
     """
     The model card of a saved direction: what it was learned on, its classes and parameter map, and how to use it.
 
     Args:
-        direction ([`GradiendModel`]): The direction.
+        config ([`GradiendConfig`]): The direction's configuration (`direction.config`).
         repo_id (`str`, *optional*): Hub id (or path) it is published under, used in the usage snippet.
         metrics (`Mapping[str, float]`, *optional*): Evaluation results to list (e.g. `{"eval_correlation": 0.93}`).
 
     Returns:
         `huggingface_hub.ModelCard`.
     """
-    config = direction.config
     classes = config.feature_classes or [None, None]
-    selection = direction.selection
-    names = list(selection.names) if selection is not None else []
-    total = selection.num_coordinates if selection is not None else config.input_dim
+    names = list(config.param_names or [])
+    total = _num_coordinates(config.param_shapes) if names else config.input_dim
     kept = config.input_dim
     base = config.base_model_name_or_path
     title = "GRADIEND direction" + (f": {classes[0]} vs. {classes[1]}" if classes[0] else "")
@@ -94,13 +92,19 @@ def direction_card(
 
 
 def write_direction_card(
-    direction: GradiendModel,
+    config: GradiendConfig,
     save_directory: str | os.PathLike,
     repo_id: str | None = None,
     metrics: Mapping[str, Any] | None = None,
 ) -> Path:
     """
-    Write the direction's card as `README.md` in `save_directory` (call it from `save_pretrained`).
+    Write the direction's card as `README.md` in `save_directory` (`GradiendModel.save_pretrained` calls it).
+
+    Args:
+        config ([`GradiendConfig`]): The direction's configuration (`direction.config`).
+        save_directory (`str` or `os.PathLike`): The folder the direction was saved to.
+        repo_id (`str`, *optional*): Hub id (or path) it is published under, used in the usage snippet.
+        metrics (`Mapping[str, float]`, *optional*): Evaluation results to list.
 
     Returns:
         `Path` of the written `README.md`.
@@ -109,11 +113,11 @@ def write_direction_card(
 
     ```python
     >>> direction.save_pretrained("my-direction")
-    >>> write_direction_card(direction, "my-direction", repo_id="me/my-direction")
+    >>> write_direction_card(direction.config, "my-direction", repo_id="me/my-direction")
     ```
     """
     path = Path(save_directory) / "README.md"
-    direction_card(direction, repo_id=repo_id, metrics=metrics).save(path)
+    direction_card(config, repo_id=repo_id, metrics=metrics).save(path)
     return path
 
 
@@ -241,8 +245,15 @@ def _classes_md(classes: list[str] | None) -> str:
     return f"`{classes[0]}` (+1), `{classes[1]}` (-1)" if classes else "not recorded"
 
 
+def _num_coordinates(shapes: list[list[int]] | None) -> int:
+    """Number of elements of all parameters of `shapes` (the length of the direction's base-global coordinates)."""
+    return sum(math.prod(shape) for shape in shapes or [])
+
+
 def _kept(config: GradiendAdapterConfig) -> int:
-    return sum(config.coordinate_counts) if config.coordinate_counts is not None else config.selection.num_coordinates
+    if config.coordinate_counts is not None:
+        return sum(config.coordinate_counts)
+    return _num_coordinates(config.param_shapes)
 
 
 def _number(value: Any) -> str:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
+import torch
+from torch.nn import functional as F
 from transformers import PretrainedConfig
 
 GRADIENT_KINDS = ("factual", "alternative", "diff")
 OBJECTIVES = ("masked_lm", "causal_lm")
-ACTIVATIONS = ("tanh", "id", "relu", "sigmoid", "gelu", "silu")
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "tanh": torch.tanh,
+    "id": _identity,
+    "relu": F.relu,
+    "sigmoid": torch.sigmoid,
+    "gelu": F.gelu,
+    "silu": F.silu,
+}
+"""The encoder/decoder activations by name (`activation_encoder`, `activation_decoder`), shared by
+[`GradiendModel`] and the GRADIEND adapter layer."""
 
 
 class GradiendConfig(PretrainedConfig):
@@ -124,6 +142,6 @@ class GradiendConfig(PretrainedConfig):
         return self.feature_classes[1] if self.feature_classes else None
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+def _check_choice(name: str, value: Any, choices: Collection[str]) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(choices)}.")

@@ -14,20 +14,12 @@ from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .configuration_gradiend import GradiendConfig
+from .cards import write_direction_card
+from .configuration_gradiend import ACTIVATIONS, GradiendConfig
 from .errors import LatentDimError
 from .gradients.selection import ParameterSelection
 
 IMPORTANCE_PARTS = ("encoder-weight", "decoder-weight", "decoder-bias", "decoder-sum")
-
-_ACTIVATIONS = {
-    "tanh": torch.tanh,
-    "id": lambda x: x,
-    "relu": F.relu,
-    "sigmoid": torch.sigmoid,
-    "gelu": F.gelu,
-    "silu": F.silu,
-}
 
 
 @dataclass
@@ -125,7 +117,7 @@ class GradiendModel(GradiendPreTrainedModel):
     def encode(self, gradients: torch.Tensor) -> torch.Tensor:
         """Encode gradients of shape `(batch, input_dim)` into `h` of shape `(batch, latent_dim)`."""
         gradients = gradients.to(self.encoder.weight.dtype)
-        return _ACTIVATIONS[self.config.activation_encoder](self.encoder(gradients))
+        return ACTIVATIONS[self.config.activation_encoder](self.encoder(gradients))
 
     def decode(self, h: torch.Tensor | float) -> torch.Tensor:
         """
@@ -137,8 +129,8 @@ class GradiendModel(GradiendPreTrainedModel):
         if not torch.is_tensor(h):
             self._require_scalar_latent("decode(h) with a number")
             out = self.decoder(torch.full((1, 1), float(h), dtype=self.decoder.weight.dtype, device=self.device))
-            return _ACTIVATIONS[self.config.activation_decoder](out)[0]
-        return _ACTIVATIONS[self.config.activation_decoder](self.decoder(h.to(self.decoder.weight.dtype)))
+            return ACTIVATIONS[self.config.activation_decoder](out)[0]
+        return ACTIVATIONS[self.config.activation_decoder](self.decoder(h.to(self.decoder.weight.dtype)))
 
     def forward(self, gradients: torch.Tensor, targets: torch.Tensor | None = None, **kwargs) -> GradiendOutput:
         """
@@ -192,23 +184,12 @@ class GradiendModel(GradiendPreTrainedModel):
         self.decoder.weight.neg_()
         return self
 
-    def to_adapter_config(self, alpha: float, feature_value: float, **config_kwargs):
-        """
-        The peft config of the rewrite `θ + alpha · dec(feature_value)`, for `peft.get_peft_model(base, config)`.
-        See [`adapter_config_from_direction`].
-        """
-        from .rewrite import adapter_config_from_direction
-
-        return adapter_config_from_direction(self, alpha, feature_value, **config_kwargs)
-
     # ------------------------------------------------------------------------------------------------------ saving
     def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> None:
         """`PreTrainedModel.save_pretrained` (config.json + model.safetensors), plus the direction's card README.md."""
         super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("is_main_process", True):
-            from .cards import write_direction_card
-
-            write_direction_card(self, save_directory)
+            write_direction_card(self.config, save_directory)
 
     def push_to_hub(
         self,
@@ -232,9 +213,7 @@ class GradiendModel(GradiendPreTrainedModel):
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder, max_shard_size=max_shard_size)
-            from .cards import write_direction_card
-
-            write_direction_card(self, folder, repo_id=repo_id)
+            write_direction_card(self.config, folder, repo_id=repo_id)
             return self._upload_modified_files(  # transformers' own upload path: one commit of the folder
                 folder, repo_id, files_timestamps={}, commit_message=commit_message or "Upload GRADIEND direction",
                 token=token, create_pr=create_pr, revision=revision,

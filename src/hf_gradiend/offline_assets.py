@@ -92,7 +92,7 @@ def smollm2_path(cache_dir: str | os.PathLike | None = None) -> Path:
 
     ```python
     >>> from transformers import AutoModelForCausalLM, AutoTokenizer
-    >>> from hf_gradiend.offline_assets import smollm2_path
+    >>> from hf_gradiend import smollm2_path
     >>> path = smollm2_path()
     >>> model = AutoModelForCausalLM.from_pretrained(path)
     >>> tokenizer = AutoTokenizer.from_pretrained(path)

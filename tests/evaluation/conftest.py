@@ -10,10 +10,10 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from hf_gradiend import GradiendTrainer, GradiendTrainingArguments
-from hf_gradiend.evaluation import EvaluationMixin
 from hf_gradiend.gradients import select_parameters
 from hf_gradiend.modeling_gradiend import GradiendModel
 from hf_gradiend.testing_utils import toy_rows, toy_templates
+from hf_gradiend.training.evaluation_workflow import EvaluationMixin
 
 NEUTRAL = [
     "Yesterday afternoon we walked to the old market.",

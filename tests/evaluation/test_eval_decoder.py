@@ -188,8 +188,8 @@ def test_a_line_starts_in_the_middle_and_skips_alphas_a_better_point_dominates(
     lm_llama, rows, neutral_texts, random_direction, monkeypatch
 ):
     """Synthetic scores: h=-1 raises P(3SG) linearly in alpha until the LMS breaks at alpha=10; h=+1 lowers it."""
-    from hf_gradiend.evaluation import decoder as decoder_module
-    from hf_gradiend.evaluation.decoder import run_grid
+    from hf_gradiend.evaluation import grid_search as decoder_module
+    from hf_gradiend.evaluation import run_grid
 
     model, _ = lm_llama
     state = {"point": (0.0, 0.0)}

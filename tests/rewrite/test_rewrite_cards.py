@@ -1,4 +1,4 @@
-"""Model cards rendered from model_cards/: direction, adapter and rewritten model."""
+"""Model cards rendered from the package's model_cards/ templates: direction, adapter and rewritten model."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def test_direction_card_describes_the_direction(llama, make_direction, tmp_path)
         direction = make_direction(base, pruned=True, fraction=0.01)
     finally:
         base.config._name_or_path = ""
-    path = write_direction_card(direction, tmp_path, repo_id="me/direction", metrics={"eval_correlation": 0.91234})
+    metrics = {"eval_correlation": 0.91234}
+    path = write_direction_card(direction.config, tmp_path, repo_id="me/direction", metrics=metrics)
     card = ModelCard.load(path)
     assert card.data.base_model == "HuggingFaceTB/SmolLM2-135M" and "gradiend" in card.data.tags
     text = card.text
@@ -44,7 +45,7 @@ def test_direction_card_describes_the_direction(llama, make_direction, tmp_path)
 def test_cards_of_an_unnamed_local_base(bert, make_direction):
     base, _ = bert
     direction = make_direction(base)
-    card = direction_card(direction)
+    card = direction_card(direction.config)
     assert card.data.base_model is None and "AutoModelForMaskedLM" in card.text
     adapter = adapter_card(adapter_config_from_direction(direction, 0.25, -1.0), "BertForMaskedLM", repo_id="me/a")
     assert "library_name: peft" in str(adapter) and "alpha=0.25, feature_value=-1.0" in adapter.text

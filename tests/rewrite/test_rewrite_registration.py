@@ -53,18 +53,18 @@ def test_peft_readers_use_the_registered_tables(module):
 
 
 def test_registration_is_idempotent_and_refuses_a_foreign_method(monkeypatch):
-    register_gradiend_tuner()
-    register_gradiend_tuner()
+    register_gradiend_tuner(GradiendAdapterConfig, GradiendAdapterModel)
+    register_gradiend_tuner(GradiendAdapterConfig, GradiendAdapterModel)
     assert peft.mapping.PEFT_TYPE_TO_TUNER_MAPPING["GRADIEND"] is GradiendAdapterModel
     monkeypatch.setitem(peft.mapping.PEFT_TYPE_TO_TUNER_MAPPING, GradiendPeftType.GRADIEND, object)
     with pytest.raises(RuntimeError, match="another package"):
-        register_gradiend_tuner()
+        register_gradiend_tuner(GradiendAdapterConfig, GradiendAdapterModel)
 
 
 def test_registration_reports_a_missing_table(monkeypatch):
     monkeypatch.delattr(peft.mapping, "PEFT_TYPE_TO_PREFIX_MAPPING")
     with pytest.raises(ImportError, match="PEFT_TYPE_TO_PREFIX_MAPPING"):
-        register_gradiend_tuner()
+        register_gradiend_tuner(GradiendAdapterConfig, GradiendAdapterModel)
 
 
 def test_config_json_round_trip_through_peft_generic_loaders(llama, make_direction, tmp_path):

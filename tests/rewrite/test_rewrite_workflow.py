@@ -15,8 +15,8 @@ from peft import PeftModel
 
 from hf_gradiend import GradiendTrainer, GradiendTrainingArguments
 from hf_gradiend.rewrite.output import PROVENANCE_FILE
-from hf_gradiend.rewrite.workflow import RewriteChoice, RewriteMixin, choose_rewrite
 from hf_gradiend.testing_utils import tiny_bpe_tokenizer, tiny_gpt2, toy_rows
+from hf_gradiend.training.rewriting import RewriteChoice, RewriteMixin, choose_rewrite
 
 # Until GradiendTrainer lists RewriteMixin among its bases, test the mixin on a subclass.
 Trainer = GradiendTrainer if issubclass(GradiendTrainer, RewriteMixin) else type(

@@ -210,7 +210,8 @@ def test_a_diff_to_diff_direction_caches_the_difference_alone(bert, tmp_path, sp
 
 
 def test_transitions_take_turns_and_the_smaller_one_is_cycled(bert, rows, tmp_path, make_args):
-    from hf_gradiend.training.rows import BalancedTransitionSampler, GradientGroups, as_dataset
+    from hf_gradiend.rows import as_dataset
+    from hf_gradiend.training.groups import BalancedTransitionSampler, GradientGroups
 
     dataset = as_dataset([r for r in rows if r["factual_class"] == "3SG"] + [
         r for r in rows if r["factual_class"] == "3PL"][:3])

@@ -85,7 +85,7 @@ def error_line(error: BaseException) -> str:
 
 
 def _top_parser():
-    from .. import __version__
+    from .._version import __version__
     from .parsing import OneLineErrorParser
 
     parser = OneLineErrorParser(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from .arguments import BaseModelArguments, DeviceArguments, DirectionArguments, RowsArguments
 from .loading import direction_trainer, local_folder, write_json
 from .parsing import json_option
+
+if TYPE_CHECKING:
+    from ..evaluation import DecoderGridConfig
 
 HELP = "Evaluate a saved direction: encoder separation and the decoder's chosen rewrite."
 DESCRIPTION = (
@@ -25,14 +29,13 @@ DECODER_FILE = "decoder_results.json"
 _INCREASE = {"strengthen": True, "weaken": False, "both": None}
 
 
-@dataclass
-class EvaluateArguments:
-    direction: str = field(metadata={"help": "The saved direction: a folder or a Hub id."})
-    data: str = field(metadata={"help": "Rows with the direction's classes (as for `hf-gradiend train --data`)."})
-    model: str | None = field(default=None, metadata={"help": "The base model; the one the direction records."})
-    tokenizer: str | None = field(default=None, metadata={"help": "Tokenizer (defaults to the base model's)."})
-    eval_neutral_data: str | None = field(default=None, metadata={"help": "Feature-neutral texts (folder or file)."})
-    class_merge_map: str | None = field(default=None, metadata={"help": "Class merge of the training run, as JSON."})
+@dataclass(kw_only=True)
+class EvaluateArguments(DeviceArguments, RowsArguments, BaseModelArguments, DirectionArguments):
+    """
+    The flags of `hf-gradiend evaluate` besides the decoder grid's ([`DecoderGridConfig`], whose `max_size`,
+    `batch_size` and `seed` serve the encoder analysis too).
+    """
+
     output_dir: str | None = field(default=None, metadata={"help": "Where results go; the direction's folder."})
     split: str = field(default="test", metadata={"help": "train, validation or test."})
     encoder: bool = field(default=True, metadata={"help": "Evaluate the encoder."})
@@ -41,22 +44,13 @@ class EvaluateArguments:
     decoder_mode: Literal["strengthen", "weaken", "both"] = field(
         default="strengthen", metadata={"help": "Decoder: strengthen or weaken the class, or both."}
     )
-    learning_rates: list[float] | None = field(default=None, metadata={"help": "Decoder: the α values."})
-    feature_values: list[float] = field(
-        default_factory=lambda: [1.0, 0.0, -1.0], metadata={"help": "Decoder: the h values."}
-    )
-    policy: Literal["lms_threshold", "lms_times_metric"] = field(
-        default="lms_threshold", metadata={"help": "Decoder: how the rewrite is chosen."}
-    )
-    max_size: int | None = field(default=None, metadata={"help": "At most this many rows per class and texts."})
-    batch_size: int | None = field(default=None, metadata={"help": "Texts per forward pass."})
     plot: bool = field(default=False, metadata={"help": "Also draw encoder_<split>.png and decoder_<split>.png."})
-    seed: int = field(default=0, metadata={"help": "Seed of sampling and of the LMS masks."})
-    use_cpu: bool = field(default=False, metadata={"help": "Run on the CPU even if a GPU is available."})
 
 
 def argument_types() -> tuple[type, ...]:
-    return (EvaluateArguments,)
+    from ..evaluation import DecoderGridConfig
+
+    return (EvaluateArguments, DecoderGridConfig)
 
 
 def output_folder(direction: str, output_dir: str | None) -> Path:
@@ -69,21 +63,21 @@ def output_folder(direction: str, output_dir: str | None) -> Path:
     return folder
 
 
-def run(args: EvaluateArguments) -> None:
+def run(args: EvaluateArguments, grid: DecoderGridConfig) -> None:
     if not (args.encoder or args.decoder):
         raise ValueError("Nothing to evaluate: --no_encoder and --no_decoder were both given.")
     output_dir = output_folder(args.direction, args.output_dir)
-    batch = {"per_device_eval_batch_size": args.batch_size} if args.batch_size else {}
+    batch = {"per_device_eval_batch_size": grid.batch_size} if grid.batch_size else {}
     trainer = direction_trainer(
         args.direction, output_dir, model=args.model, tokenizer=args.tokenizer, data=args.data,
         class_merge_map=json_option("class_merge_map", args.class_merge_map),
-        eval_neutral_data=args.eval_neutral_data, use_cpu=args.use_cpu, seed=args.seed, **batch,
+        eval_neutral_data=args.eval_neutral_data, use_cpu=args.use_cpu, seed=grid.seed, **batch,
     )
     if not hasattr(trainer, "evaluate_encoder"):
         raise RuntimeError("This hf_gradiend's trainer has no evaluate_encoder/evaluate_decoder; update hf-gradiend.")
     if args.encoder:
         report = trainer.evaluate_encoder(
-            split=args.split, plot=args.plot, max_size=args.max_size, batch_size=args.batch_size, seed=args.seed
+            split=args.split, plot=args.plot, max_size=grid.max_size, batch_size=grid.batch_size, seed=grid.seed
         )
         path = write_json(output_dir / ENCODER_FILE, report)
         means = ", ".join(f"{c} {v:+.3f}" for c, v in report["mean_by_feature_class"].items())
@@ -91,9 +85,8 @@ def run(args: EvaluateArguments) -> None:
               f"mean h {means} -> {path}")
     if args.decoder:
         results = trainer.evaluate_decoder(
-            target_class=args.target_class, increase=_INCREASE[args.decoder_mode], plot=args.plot,
-            learning_rates=args.learning_rates, feature_values=args.feature_values, policy=args.policy,
-            split=args.split, max_size=args.max_size, batch_size=args.batch_size, seed=args.seed,
+            target_class=args.target_class, increase=_INCREASE[args.decoder_mode], plot=args.plot, config=grid,
+            split=args.split,
         )
         path = write_json(output_dir / DECODER_FILE, results)
         for entry in results.values():

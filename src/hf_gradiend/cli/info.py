@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .arguments import DirectionArguments
 from .evaluate import DECODER_FILE, ENCODER_FILE
 from .loading import local_folder, read_json
 
@@ -23,9 +24,10 @@ EXAMPLE = """\
 METRIC_FILES = ("all_results.json", "suite_run.json", ENCODER_FILE, DECODER_FILE)
 
 
-@dataclass
-class InfoArguments:
-    direction: str = field(metadata={"help": "The saved direction: a folder or a Hub id."})
+@dataclass(kw_only=True)
+class InfoArguments(DirectionArguments):
+    """The flags of `hf-gradiend info`: the direction, and whether to print JSON."""
+
     json: bool = field(default=False, metadata={"help": "Print JSON instead of text."})
 
 

@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .arguments import BaseModelArguments, DeviceArguments, DirectionArguments
 from .evaluate import DECODER_FILE
 from .loading import direction_trainer, local_folder, read_json
 
@@ -22,12 +23,11 @@ EXAMPLE = """\
   hf-gradiend rewrite --direction runs/3sg-3pl --alpha 0.05 --feature_value -1 --output_dir models/manual"""
 
 
-@dataclass
-class RewriteArguments:
-    direction: str = field(metadata={"help": "The saved direction: a folder or a Hub id."})
+@dataclass(kw_only=True)
+class RewriteArguments(DeviceArguments, BaseModelArguments, DirectionArguments):
+    """The flags of `hf-gradiend rewrite`: the direction and base model, the output folder and the chosen (α, h)."""
+
     output_dir: str = field(metadata={"help": "Folder for the rewritten model (written whole or not at all)."})
-    model: str | None = field(default=None, metadata={"help": "The base model; the one the direction records."})
-    tokenizer: str | None = field(default=None, metadata={"help": "Tokenizer (defaults to the base model's)."})
     decoder_results: str | None = field(
         default=None, metadata={"help": f"decoder_results.json of `hf-gradiend evaluate` (default: {DECODER_FILE} "
                                         "in the direction's folder, unless --alpha and --feature_value are given)."}
@@ -38,7 +38,6 @@ class RewriteArguments:
     feature_value: float | None = field(default=None, metadata={"help": "Feature value h (overrides them)."})
     overwrite: bool = field(default=False, metadata={"help": "Replace an output_dir holding another model."})
     save_adapter: bool = field(default=True, metadata={"help": "Also save the adapter in output_dir/adapter."})
-    use_cpu: bool = field(default=False, metadata={"help": "Run on the CPU even if a GPU is available."})
 
 
 def argument_types() -> tuple[type, ...]:

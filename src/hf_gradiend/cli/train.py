@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .arguments import BaseModelArguments, RowsArguments
 from .loading import load_texts
 from .parsing import json_option
 
@@ -19,23 +20,14 @@ EXAMPLE = """\
       --max_steps 200 --learning_rate 1e-4 --eval_strategy steps --eval_steps 50"""
 
 
-@dataclass
-class TrainDataArguments:
+@dataclass(kw_only=True)
+class TrainDataArguments(RowsArguments, BaseModelArguments):
+    """The flags of `hf-gradiend train` besides the training arguments: the base model (required) and the rows."""
+
     model: str = field(metadata={"help": "The base model: a Hub id or a local folder."})
-    data: str = field(
-        metadata={"help": "Training rows: a save_to_disk folder (e.g. `hf-gradiend data`'s training/) or a .csv, "
-                          ".parquet or .json(l) file."}
-    )
-    eval_neutral_data: str | None = field(
-        default=None, metadata={"help": "Feature-neutral texts: a save_to_disk folder or a .txt/.csv/.json/.parquet."}
-    )
     target_classes: list[str] | None = field(
         default=None, metadata={"help": "The two classes, +1 first (inferred when the data has exactly two)."}
     )
-    class_merge_map: str | None = field(
-        default=None, metadata={"help": 'Merge raw classes first, as JSON: \'{"singular": ["1SG", "3SG"], ...}\'.'}
-    )
-    tokenizer: str | None = field(default=None, metadata={"help": "Tokenizer (defaults to the model's)."})
 
 
 def argument_types() -> tuple[type, ...]:

@@ -8,8 +8,8 @@ import itertools
 import torch
 from tqdm.auto import tqdm
 
-from ..evaluation.encoder_metrics import pearson
 from ..modeling_gradiend import IMPORTANCE_PARTS
+from ..stats import pearson
 from .loading import Directions, resolve_directions
 from .matrix import LabelledMatrix
 from .overlap import topk_overlap

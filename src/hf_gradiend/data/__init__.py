@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .assembly import TRAINING_FEATURES
 from .corpus import bundled_corpus_path, load_base_data, load_wordnet, split_into_sentences
-from .creator import TRAINING_FEATURES, TextPredictionDataCreator
+from .creator import TextPredictionDataCreator
 from .filters import TextFilterConfig
 from .tagging import SpacyTagger, TaggedToken
 

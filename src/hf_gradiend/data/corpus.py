@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ from typing import Any
 import pyarrow as pa
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
 from datasets.table import InMemoryTable
+
+from ..rows import as_dataset, is_dataframe
 
 BUNDLED = {"wordnet": "wordnet_examples.txt"}
 """Corpora shipped with the package, by name."""
@@ -71,9 +73,9 @@ def load_base_data(
     Any text source as a `Dataset` (or `IterableDataset`) whose only column is `text`.
 
     Args:
-        base_data: `"wordnet"` (bundled), a `Dataset`/`IterableDataset`/`DatasetDict`, a list of strings, a pandas
-            DataFrame, a local `.txt`/`.csv`/`.tsv`/`.json`/`.jsonl`/`.parquet` file, a directory written by
-            `save_to_disk`, or a Hub dataset id (the only case that may use the network).
+        base_data: `"wordnet"` (bundled), a `Dataset`/`IterableDataset`/`DatasetDict`, a list of strings, a dict of
+            columns, a pandas DataFrame, a local `.txt`/`.csv`/`.tsv`/`.json`/`.jsonl`/`.parquet` file, a directory
+            written by `save_to_disk`, or a Hub dataset id (the only case that may use the network).
         text_column (`str`): Column holding the texts (files with one text per line have `text`).
         split (`str`): Split of a `DatasetDict` or Hub dataset.
         hf_config (`str`, *optional*): Hub dataset configuration name.
@@ -116,45 +118,55 @@ def load_base_data(
 
 
 def _as_datasets_object(base_data, text_column, split, hf_config, streaming) -> Dataset | IterableDataset:
-    from datasets import load_dataset, load_from_disk
-
-    if isinstance(base_data, Dataset | IterableDataset):
+    """The corpus as one dataset: a split of a dataset dict, texts in memory, or a bundled, local or Hub corpus."""
+    if isinstance(base_data, IterableDataset):
         return base_data
     if isinstance(base_data, DatasetDict | IterableDatasetDict):
         if split not in base_data:
             raise ValueError(f"base_data has the splits {list(base_data)}, not split={split!r}; pass split=.")
         return base_data[split]
-    if hasattr(base_data, "columns") and hasattr(base_data, "to_dict"):  # pandas DataFrame
-        return Dataset.from_pandas(base_data, preserve_index=False)
-    if isinstance(base_data, Sequence) and not isinstance(base_data, str):
-        try:
-            column = pa.array(base_data, type=pa.string())
-        except (pa.ArrowTypeError, pa.ArrowInvalid):
-            bad = next(t for t in base_data if not isinstance(t, str))
-            raise TypeError(f"base_data lists must hold strings only; found {bad!r} ({type(bad).__name__}).") from None
-        # A fresh fingerprint: hashing a million in-memory texts costs more than matching them.
-        return Dataset(InMemoryTable(pa.table({text_column: column})), fingerprint=uuid.uuid4().hex)
+    if isinstance(base_data, Dataset | Mapping) or is_dataframe(base_data):  # rows in memory
+        return as_dataset(base_data, "base_data", required=())
     if isinstance(base_data, str | Path):
-        name = str(base_data)
-        if name in BUNDLED:
-            return load_wordnet().rename_column("text", text_column) if text_column != "text" else load_wordnet()
-        path = Path(name).expanduser()
-        if path.is_dir():
-            loaded = load_from_disk(str(path))
-            return _as_datasets_object(loaded, text_column, split, hf_config, streaming)
-        if path.is_file():
-            builder = FILE_BUILDERS.get(path.suffix.lower())
-            if builder is None:
-                raise ValueError(f"Cannot read {path} (suffix {path.suffix!r}); supported: {sorted(FILE_BUILDERS)}.")
-            kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-            return load_dataset(builder, data_files=str(path), split="train", streaming=streaming, **kwargs)
-        if path.suffix.lower() in FILE_BUILDERS or name.startswith((".", "/", "~")):
-            raise ValueError(f"base_data={name!r} looks like a file path, but no such file exists.")
-        return load_dataset(name, hf_config, split=split, streaming=streaming)
+        return _load_named(str(base_data), text_column, split, hf_config, streaming)
+    if isinstance(base_data, Sequence):
+        return _texts_dataset(base_data, text_column)
     raise TypeError(
         f"base_data of type {type(base_data).__name__} is not supported; pass 'wordnet', a Dataset, a list of "
         "strings, a DataFrame, a file path or a Hub dataset id."
     )
+
+
+def _texts_dataset(texts: Sequence[str], text_column: str) -> Dataset:
+    """A list of strings as a one-column `Dataset`."""
+    try:
+        column = pa.array(texts, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        bad = next(t for t in texts if not isinstance(t, str))
+        raise TypeError(f"base_data lists must hold strings only; found {bad!r} ({type(bad).__name__}).") from None
+    # A fresh fingerprint: hashing a million in-memory texts costs more than matching them.
+    return Dataset(InMemoryTable(pa.table({text_column: column})), fingerprint=uuid.uuid4().hex)
+
+
+def _load_named(name: str, text_column, split, hf_config, streaming) -> Dataset | IterableDataset:
+    """A bundled corpus, a `save_to_disk` directory, a local file or a Hub dataset id."""
+    from datasets import load_dataset, load_from_disk
+
+    if name in BUNDLED:
+        return load_wordnet().rename_column("text", text_column) if text_column != "text" else load_wordnet()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        loaded = load_from_disk(str(path))
+        return _as_datasets_object(loaded, text_column, split, hf_config, streaming)
+    if path.is_file():
+        builder = FILE_BUILDERS.get(path.suffix.lower())
+        if builder is None:
+            raise ValueError(f"Cannot read {path} (suffix {path.suffix!r}); supported: {sorted(FILE_BUILDERS)}.")
+        kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        return load_dataset(builder, data_files=str(path), split="train", streaming=streaming, **kwargs)
+    if path.suffix.lower() in FILE_BUILDERS or name.startswith((".", "/", "~")):
+        raise ValueError(f"base_data={name!r} looks like a file path, but no such file exists.")
+    return load_dataset(name, hf_config, split=split, streaming=streaming)
 
 
 class _SentenceSplitter:

@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from datasets import Dataset, DatasetDict, Features, IterableDataset, Value
+from datasets import Dataset, DatasetDict, IterableDataset
 from datasets.table import InMemoryTable
-from tqdm.auto import tqdm
 
+from .assembly import Columns, add_texts, assemble_splits
 from .corpus import load_base_data
 from .filters import TagFilter, TextFilterConfig, check_classes
 from .matcher import TargetMatcher
 from .neutral import NeutralFilter
-from .pairing import choose_alternatives, match_case, normalise_alternatives
+from .pairing import normalise_alternatives
 from .sampling import BottomK, row_keys
-from .splits import SPLITS, check_ratios, split_by_rows, split_by_vocabulary, split_minimum
-from .tagging import SpacyTagger, Tagger, describe_tagger, resolve_tagger
+from .scanning import Scan, scan_corpus
+from .splits import check_ratios, split_minimum
+from .tagging import Tagger, resolve_tagger
 
-TRAINING_FEATURES = Features({
-    "text": Value("string"),
-    "masked": Value("string"),
-    "factual": Value("string"),
-    "alternative": Value("string"),
-    "factual_class": Value("string"),
-    "alternative_class": Value("string"),
-    "label": Value("int64"),
-})
-"""Columns of every training split: the original text, the text with the occurrence masked, the factual word, the
-alternative word, both classes, and `label` (+1 for rows of the first feature class, -1 for the second)."""
-
-TRAINING_SCHEMA = TRAINING_FEATURES.arrow_schema
 OUTPUT_FORMATS = ("hf", "parquet")
 
 
@@ -206,15 +192,39 @@ class TextPredictionDataCreator:
         explicit = normalise_alternatives(alternatives)
         self._check_alternatives(explicit, pair, raw_to_class)
 
-        streamed = not isinstance(self.data, Dataset)
         matcher = TargetMatcher(
             [s for c in self.feature_targets for s in c.word_specs], self.tagger, self.min_left_context_words,
-            keep_text=streamed,
+            keep_text=not isinstance(self.data, Dataset),
         )
+        per_class = self._sample_occurrences(matcher, raw_to_class, pair, max_size_per_class, seed, minimum)
+        if balance:
+            smallest = min(len(per_class[c]["key"]) for c in pair)
+            per_class = {c: {k: v[:smallest] for k, v in per_class[c].items()} for c in pair}
+        for class_id in pair:
+            add_texts(per_class[class_id], matcher, self.data, self.mask_placeholder)
+        written = {s.word for c in self.feature_targets for s in c.word_specs}
+        result = assemble_splits(per_class, pair, ratios, held_out_vocabulary, explicit, seed, written)
+        self._save(result, "training")
+        return result
+
+    def _sample_occurrences(
+        self,
+        matcher: TargetMatcher,
+        raw_to_class: Mapping[str, str],
+        pair: tuple[str, str],
+        max_size_per_class: int | None,
+        seed: int,
+        minimum: int,
+    ) -> dict[str, Columns]:
+        """
+        Scan the corpus for occurrences of the pair's target words and keep a seeded sample of at most
+        `max_size_per_class` per class; an error if a class has fewer than `minimum` occurrences.
+        """
+        streamed = not isinstance(self.data, Dataset)
         columns = ("row", "start", "end", "text") if streamed else ("row", "start", "end")
         sampler = BottomK(max_size_per_class, columns)
         names = np.array([raw_to_class[c] if raw_to_class[c] in pair else "" for c in matcher.class_ids], dtype=object)
-        scan = _Scan()
+        scan = Scan()
         for batch in self._scan(matcher, self.data, scan):
             if not len(batch.get("row", ())):
                 continue
@@ -225,48 +235,26 @@ class TextPredictionDataCreator:
                 groups = groups[keep]
             if len(groups):
                 sampler.add(groups, row_keys(seed, batch["row"], batch["start"]), batch)
-        scanned = scan.texts
-        if scanned == 0:
+        if scan.texts == 0:
             raise ValueError("base_data is empty (0 texts); pass a corpus with texts, e.g. base_data='wordnet'.")
         per_class = sampler.result()
         for class_id in pair:
-            found = len(per_class.get(class_id, {}).get("key", ()))
-            if found < minimum:
-                words = [s.word for c in self.feature_targets if raw_to_class[c.id] == class_id for s in c.word_specs]
-                what = "no occurrence" if found == 0 else f"only {found} occurrence(s)"
-                raise ValueError(
-                    f"Class {class_id!r} (words {words}) has {what} in the {scanned:,} texts scanned, but the splits "
-                    f"need at least {minimum} rows per class. Use a larger corpus (base_data=...), more target words, "
-                    f"or a smaller min_left_context_words (now {self.min_left_context_words})."
-                )
-        if balance:
-            smallest = min(len(per_class[c]["key"]) for c in pair)
-            per_class = {c: {k: v[:smallest] for k, v in per_class[c].items()} for c in pair}
-        for class_id in pair:
-            self._add_texts(per_class[class_id], matcher, self.data)
-        result = self._assemble(per_class, pair, ratios, held_out_vocabulary, explicit, seed)
-        self._save(result, "training")
-        return result
+            self._check_found(len(per_class.get(class_id, {}).get("key", ())), class_id, raw_to_class, minimum, scan)
+        return per_class
 
-    def _add_texts(self, rows: dict[str, np.ndarray], matcher: TargetMatcher | None, data: Dataset) -> None:
-        """
-        Add `text` (fetched from `data` by row unless streamed) and, with a matcher, `masked` (the occurrence
-        replaced), `factual` (as written) and `word` (its lookup form) to sampled rows.
-        """
-        if "text" not in rows:
-            order = np.argsort(rows["row"].astype(np.int64), kind="stable")
-            texts = np.empty(len(order), dtype=object)
-            if len(order):
-                fetched = data.with_format("arrow")[rows["row"][order].astype(np.int64).tolist()]["text"]
-                texts[order] = fetched.to_pylist()
-            rows["text"] = texts
-        if matcher is None:
+    def _check_found(
+        self, found: int, class_id: str, raw_to_class: Mapping[str, str], minimum: int, scan: Scan
+    ) -> None:
+        """An error naming the class's words if it has fewer occurrences than the splits need."""
+        if found >= minimum:
             return
-        placeholder = self.mask_placeholder
-        spans = list(zip(rows["text"], rows["start"].tolist(), rows["end"].tolist(), strict=True))
-        rows["masked"] = np.array([t[:s] + placeholder + t[e:] for t, s, e in spans], dtype=object)
-        rows["factual"] = np.array([t[s:e] for t, s, e in spans], dtype=object)
-        rows["word"] = np.array([matcher.lookup_form(f) for f in rows["factual"]], dtype=object)
+        words = [s.word for c in self.feature_targets if raw_to_class[c.id] == class_id for s in c.word_specs]
+        what = "no occurrence" if found == 0 else f"only {found} occurrence(s)"
+        raise ValueError(
+            f"Class {class_id!r} (words {words}) has {what} in the {scan.texts:,} texts scanned, but the splits "
+            f"need at least {minimum} rows per class. Use a larger corpus (base_data=...), more target words, "
+            f"or a smaller min_left_context_words (now {self.min_left_context_words})."
+        )
 
     def _merge(self, class_merge_map) -> tuple[dict[str, str], list[str]]:
         raw_to_class = {c: c for c in self.class_ids}
@@ -317,65 +305,9 @@ class TextPredictionDataCreator:
                 f"target words ({sorted(words)})."
             )
 
-    def _scan(self, function, data: Dataset | IterableDataset, scan: _Scan) -> Iterator[dict[str, list]]:
-        """Run a batched map function over a corpus, yielding its output batches; counts texts in `scan`."""
-        if isinstance(data, Dataset):
-            fingerprint = hashlib.sha256(
-                f"{data._fingerprint}|{function.describe()}|{describe_tagger(self.tagger)}".encode()
-            ).hexdigest()[:32]
-            reusable = self.tagger is None or isinstance(self.tagger, SpacyTagger)
-            mapped = data.with_format("arrow").map(
-                function, batched=True, batch_size=self.batch_size, with_indices=True,
-                remove_columns=data.column_names, num_proc=self.num_proc, new_fingerprint=fingerprint,
-                load_from_cache_file=reusable, desc="Matching texts",
-            )
-            scan.texts = len(data)
-            for batch in mapped.with_format("arrow").iter(batch_size=100_000):
-                yield _columns(batch)
-            return
-        with tqdm(desc="Matching texts (streamed)", unit=" texts") as progress:  # no length known
-            for batch in data.with_format("arrow").iter(batch_size=self.batch_size):
-                size = len(batch)
-                indices = list(range(scan.texts, scan.texts + size))
-                scan.texts += size
-                progress.update(size)
-                result = function(batch, indices)
-                yield _columns(result) if isinstance(result, pa.Table) else result
-
-    def _assemble(self, per_class, pair, ratios, held_out, explicit, seed) -> DatasetDict:
-        split_of = {}
-        for class_id in pair:
-            words = per_class[class_id]["word"]
-            split_of[class_id] = (
-                split_by_vocabulary(words.tolist(), ratios, class_id, seed) if held_out
-                else split_by_rows(len(words), ratios)
-            )
-        written = {s.word for c in self.feature_targets for s in c.word_specs}
-        whole_pool = {c: Counter(per_class[c]["word"].tolist()) for c in pair}
-        splits = {}
-        for index, name in enumerate(SPLITS):
-            if ratios[index] == 0:
-                continue  # a split with ratio 0 is left out (an empty split would not reload after save_to_disk)
-            parts = []
-            for class_id, other_id in (pair, pair[::-1]):
-                rows = {k: v[split_of[class_id] == index] for k, v in per_class[class_id].items()}
-                pool = Counter(per_class[other_id]["word"][split_of[other_id] == index].tolist())
-                pool = pool or whole_pool[other_id]  # only a split without rows of the other class lacks a pool
-                alternative = choose_alternatives(rows["word"], rows["key"], pool, explicit, class_id, other_id)
-                cased = [match_case(a, f, written) for a, f in zip(alternative, rows["factual"], strict=True)]
-                rows["alternative"] = np.array(cased, dtype=object)
-                rows["factual_class"] = np.full(len(rows["key"]), class_id, dtype=object)
-                rows["alternative_class"] = np.full(len(rows["key"]), other_id, dtype=object)
-                rows["label"] = np.full(len(rows["key"]), 1 if class_id == pair[0] else -1, dtype=np.int64)
-                parts.append(rows)
-            merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-            order = np.argsort(merged["key"], kind="stable")
-            positive = np.flatnonzero(merged["label"][order] == 1)
-            if len(positive) and positive[0] != 0:  # the +1 class first, so its order can be read from the data
-                order[[0, positive[0]]] = order[[positive[0], 0]]
-            table = pa.table({c: merged[c][order].tolist() for c in TRAINING_FEATURES}, schema=TRAINING_SCHEMA)
-            splits[name] = Dataset(InMemoryTable(table))
-        return DatasetDict(splits)
+    def _scan(self, function, data: Dataset | IterableDataset, scan: Scan) -> Iterator[dict[str, Any]]:
+        """Run a batched map function over a corpus with the creator's tagger, batch size and processes."""
+        return scan_corpus(function, data, scan, self.tagger, self.batch_size, self.num_proc)
 
     # ------------------------------------------------------------------------------------------------- neutral
     def generate_neutral_data(
@@ -425,7 +357,7 @@ class TextPredictionDataCreator:
         streamed = not isinstance(data, Dataset)
         neutral = NeutralFilter(specs, extra, tag_filters, self.tagger, keep_text=streamed)
         sampler = BottomK(max_size, ("row", "text") if streamed else ("row",))
-        scan = _Scan()
+        scan = Scan()
         for batch in self._scan(neutral, data, scan):
             if len(batch.get("row", ())):
                 sampler.add(["neutral"] * len(batch["row"]), row_keys(seed, batch["row"]), batch)
@@ -433,7 +365,7 @@ class TextPredictionDataCreator:
             raise ValueError("base_data is empty (0 texts); pass a corpus with texts, e.g. base_data='wordnet'.")
         kept = sampler.result().get("neutral", {"row": np.zeros(0, dtype=np.int64)})
         if not streamed:
-            self._add_texts(kept, None, data)
+            add_texts(kept, None, data)
         texts = kept.get("text", np.array([], dtype=object))
         result = Dataset(InMemoryTable(pa.table({"text": pa.array(texts.tolist(), type=pa.string())})))
         self._save(result, "neutral")
@@ -462,16 +394,3 @@ class TextPredictionDataCreator:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
 
-
-class _Scan:
-    """How many texts a scan has read."""
-
-    texts: int = 0
-
-
-def _columns(table: pa.Table) -> dict[str, Any]:
-    """An Arrow batch as numpy arrays (numbers) and lists (strings)."""
-    return {
-        name: column.to_numpy() if pa.types.is_integer(column.type) else column.to_pylist()
-        for name, column in zip(table.column_names, table.columns, strict=True)
-    }

@@ -1,292 +1,33 @@
 """Decoder evaluation: score the base model rewritten as θ + α·dec(h) over a grid of (α, h), and choose per class.
 
-Every grid point writes `θ + α·dec(h)` into the selected weights **in place** (no model copy), computed from saved
-copies of the original tensors, and scores the model; the originals are copied back when the grid ends (or fails), so
-afterwards the base weights are bit-identical to before. Each point is scored with the
-language-modelling score ([`LanguageModelingScorer`]) on neutral text and the probability of each class's words at
-the placeholder ([`TargetProbabilityScorer`]) on the split's masked texts.
+The entry point [`evaluate_decoder_grid`] prepares the rows, the neutral texts and the two scorers, runs the search
+([`run_grid`], which edits the weights in place and restores them) and chooses one point per requested selection with
+the policy ([`select`]). Each point is scored with the language-modelling score ([`LanguageModelingScorer`]) on
+neutral text and the probability of each class's words at the placeholder ([`TargetProbabilityScorer`]) on the
+split's masked texts. The grid options are one [`DecoderGridConfig`].
 """
 
 from __future__ import annotations
 
-import math
 import random
-import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..gradients.objectives import DEFAULT_PLACEHOLDER, TextObjective, build_objective, infer_objective_name
 from ..modeling_gradiend import GradiendModel
-from .lms import DEFAULT_MASK_RATIO, LanguageModelingScorer, default_max_length
-from .policies import SelectionPolicy, SelectionTarget, resolve_policy
+from .grid_config import DecoderGridConfig, check_config, grid_config
+from .grid_search import Scorer, run_grid
+from .lms import LanguageModelingScorer, default_max_length
+from .policies import SelectionPolicy, SelectionTarget
 from .probabilities import TargetProbabilityScorer
+from .records import GridPoint
 from .texts import all_words, class_words, drop_texts_with_words
 
-DEFAULT_LEARNING_RATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
-"""The default α grid: 16 values, 1e-3 to 100 in 1-2-5 steps (each feature value's line starts at the middle one)."""
-
-DEFAULT_FEATURE_VALUES = (1.0, 0.0, -1.0)
-"""The default h values: each class's pole and 0 (the decoder bias alone, the "neutralising" direction)."""
-
-
-@dataclass
-class GridPoint:
-    """
-    One point of a decoder grid.
-
-    Args:
-        learning_rate (`float`, *optional*): α (`None` for the base model).
-        feature_value (`float`, *optional*): h (`None` for the base model).
-        status (`str`): `"base"`, `"evaluated"` or `"skipped"`.
-        reason (`str`, *optional*): Why a point was skipped.
-        lms (`float`): Language-modelling score (`nan` when not evaluated).
-        lms_details (`dict`): The scorer's full output (`correct`, `total`, `nll`, ...).
-        probabilities (`dict`): `{text class: {word class: mean probability}}`.
-        seconds (`float`): Wall time of the point (weight edit and scoring).
-    """
-
-    learning_rate: float | None
-    feature_value: float | None
-    status: str
-    reason: str | None = None
-    lms: float = float("nan")
-    lms_details: dict = field(default_factory=dict)
-    probabilities: dict = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class InPlaceUpdate:
-    """
-    Sets the selected weights of `model` to `θ + α·dec(h)` in place and restores them from saved copies.
-
-    The originals `θ` are cloned once when the object is created. Each [`apply`] computes its point from them (so
-    points never accumulate) and [`restore`] copies them back, so the weights are bit-identical afterwards (no
-    subtraction, no rounding). Use it as a context manager to restore on exit.
-
-    Args:
-        model (`PreTrainedModel`): The base model (its selected weights are edited).
-        direction ([`GradiendModel`]): The direction whose `update_for(h, alpha)` gives the deltas.
-
-    Example:
-
-    ```python
-    >>> with InPlaceUpdate(model, direction) as update:
-    ...     for alpha in (0.1, 1.0):
-    ...         update.apply(h=1.0, alpha=alpha)  # None, or the reason the update was refused
-    ...         score(model)
-    >>> # here the weights are the originals again
-    ```
-    """
-
-    def __init__(self, model: PreTrainedModel, direction: GradiendModel):
-        direction.check_base_model(model)
-        selection = direction.selection
-        self.direction = direction
-        self.parameters = dict(zip(selection.names, selection.parameters(model), strict=True))
-        with torch.no_grad():
-            self.originals = {name: p.detach().clone() for name, p in self.parameters.items()}
-            self._max_original = {name: float(p.abs().max()) if p.numel() else 0.0
-                                  for name, p in self.originals.items()}
-        self._decoded: tuple[float, dict[str, torch.Tensor], dict[str, float]] | None = None
-        self.applied = False
-
-    @torch.no_grad()
-    def _decode(self, h: float) -> tuple[dict[str, torch.Tensor], dict[str, float]] | str:
-        """`dec(h)` per parameter on the parameter's device (cached for the last `h`), or why it cannot be used."""
-        if self._decoded is None or self._decoded[0] != h:
-            self._decoded = None  # free the previous one first
-            decoded = {name: d.to(device=self.parameters[name].device, dtype=self.parameters[name].dtype)
-                       for name, d in self.direction.update_for(h, 1.0).items()}
-            largest = {name: float(d.abs().max()) if d.numel() else 0.0 for name, d in decoded.items()}
-            self._decoded = (h, decoded, largest)
-        _, decoded, largest = self._decoded
-        if not all(math.isfinite(v) for v in largest.values()):
-            return f"dec(h) has non-finite values (h={h:g})"
-        if not any(largest.values()):
-            return f"the update alpha*dec(h) is zero (h={h:g}: h=0 without a decoder bias)"
-        return decoded, largest
-
-    @torch.no_grad()
-    def apply(self, h: float, alpha: float) -> str | None:
-        """
-        Set the weights to `θ + alpha · dec(h)`, `θ` being the saved originals (so any earlier point is replaced,
-        not accumulated). `dec(h)` is `direction.update_for(h, 1.0)`, computed once per `h` in the weights' dtype;
-        each point is one fused multiply-add per weight (at most one rounding, so it may differ from
-        `θ + update_for(h, alpha)` in the last bit).
-
-        Finiteness is decided from the largest magnitudes of `dec(h)` and of the original weights; only updates
-        close to the dtype's range are scanned element by element.
-
-        Returns:
-            `None` on success, else the reason nothing was changed (a non-finite update, or weights that overflow);
-            the weights are then the originals.
-        """
-        decoded = self._decode(h)
-        if isinstance(decoded, str):
-            self.restore()
-            return decoded
-        decoded, largest = decoded
-        self.applied = True
-        for name, parameter in self.parameters.items():
-            scale = abs(float(torch.tensor(alpha, dtype=parameter.dtype)))  # alpha as the kernel sees it
-            if not math.isfinite(scale):
-                self.restore()
-                return (
-                    f"the update alpha*dec(h) has non-finite values (alpha={alpha:g} is out of the range of "
-                    f"{_name(parameter.dtype)}; h={h:g})"
-                )
-            # one fused pass: read θ and dec(h), write θ + α·dec(h)
-            torch.add(self.originals[name], decoded[name], alpha=alpha, out=parameter)
-            bound = self._max_original[name] + scale * largest[name]
-            if bound >= torch.finfo(parameter.dtype).max / 2 and not bool(torch.isfinite(parameter).all()):
-                self.restore()
-                return (
-                    f"theta + alpha*dec(h) has non-finite weights (alpha={alpha:g}, h={h:g}; overflow in "
-                    f"{_name(parameter.dtype)})"
-                )
-        return None
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        """Copy the original weights back (a no-op when nothing is applied)."""
-        if self.applied:
-            for name, parameter in self.parameters.items():
-                parameter.copy_(self.originals[name])
-            self.applied = False
-
-    def __enter__(self) -> InPlaceUpdate:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.restore()
-
-
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def run_grid(
-    model: PreTrainedModel,
-    direction: GradiendModel,
-    score: Any,
-    learning_rates: Sequence[float],
-    feature_values: Sequence[float],
-    policy: SelectionPolicy,
-    targets: Sequence[SelectionTarget],
-    early_stop: bool = True,
-    show_progress: bool = True,
-) -> tuple[GridPoint, list[GridPoint]]:
-    """
-    Score the base model and every (α, h) point, editing weights in place (restored when done).
-
-    For each feature value (in the given order) every learning rate is scored, or, with `early_stop`, a line starts
-    at its middle |α| and is raised until `policy.stop_reason` says larger α cannot be chosen, then lowered from the
-    middle until `policy.dominates_smaller` says a point outranks every smaller |α| (a constraint-keeping point
-    that gains for every target, for the default policy); once `policy.loses_for_every_target` says a point works
-    against every target, only the smallest |α| below it is scored (the least harmful of that line). A
-    well-trained direction's line is decided in a handful of points. Points whose update or scores are not finite
-    are skipped with the reason and never selected.
-
-    Args:
-        model: The base model. direction: The direction.
-        score (`Callable[[PreTrainedModel], tuple[dict, dict]]`): Returns `(lms details, probabilities)`.
-        learning_rates, feature_values: The grid.
-        policy ([`SelectionPolicy`]): Decides early stops.
-        targets (`list[SelectionTarget]`): The selections the grid serves (for the policy's stop rule).
-        early_stop (`bool`): Stop raising α once points cannot be chosen.
-        show_progress (`bool`): Show a progress bar.
-
-    Returns:
-        `(base point, grid points)`; grid points by feature value (in the given order), then |α|, skipped ones
-        included.
-    """
-    started = time.perf_counter()
-    lms, probabilities = score(model)
-    base = GridPoint(None, None, "base", lms=lms["lms"], lms_details=lms, probabilities=probabilities,
-                     seconds=time.perf_counter() - started)
-    if not _finite_scores(base):
-        raise ValueError("The unmodified base model produces non-finite scores; check its weights and dtype.")
-    if base.lms == 0:
-        warnings.warn(
-            "The base model's LMS is 0 on these texts, so an LMS constraint relative to it admits every point. Use "
-            "more or easier neutral texts, or a trained base model.",
-            stacklevel=3,
-        )
-    order = sorted(dict.fromkeys(learning_rates), key=abs)
-    points: list[GridPoint] = []
-    bar = tqdm(total=len(order) * len(dict.fromkeys(feature_values)), desc="Decoder grid", disable=not show_progress)
-    with InPlaceUpdate(model, direction) as update:
-
-        def evaluate(alpha: float, h: float) -> GridPoint:
-            bar.update(1)
-            started = time.perf_counter()
-            refused = update.apply(h, alpha)
-            if refused is not None:
-                point = GridPoint(alpha, h, "skipped", reason=refused)
-            else:
-                lms, probabilities = score(model)
-                point = GridPoint(alpha, h, "evaluated", lms=lms["lms"], lms_details=lms,
-                                  probabilities=probabilities, seconds=time.perf_counter() - started)
-                if not _finite_scores(point):
-                    point.status, point.reason = "skipped", "the rewritten model produced non-finite scores"
-            points.append(point)
-            return point
-
-        def skip(alpha: float, h: float, reason: str) -> None:
-            bar.update(1)
-            points.append(GridPoint(alpha, h, "skipped", reason=reason))
-
-        for h in dict.fromkeys(feature_values):
-            # With early stopping a line starts at its middle |α|: upwards until the policy stops it, then
-            # downwards until a point dominates every smaller |α|; below a point that loses for every target only
-            # the smallest |α| is scored.
-            start = len(order) // 2 if early_stop else 0
-            stopped: str | None = None
-            dominating: GridPoint | None = None
-            losing: GridPoint | None = None
-            for i in [*range(start, len(order)), *range(start - 1, -1, -1)]:
-                alpha = order[i]
-                if i < start and dominating is not None:
-                    skip(alpha, h, f"dominated by learning rate {dominating.learning_rate:g} (h={h:g}), which keeps "
-                         "the policy's constraint and gains for every target; to first order a smaller learning "
-                         "rate gains proportionally less (early_stop=False evaluates it)")
-                    continue
-                if 0 < i < start and losing is not None:
-                    skip(alpha, h, f"between learning rate {losing.learning_rate:g} (h={h:g}), which loses for every "
-                         f"target, and the smallest learning rate {order[0]:g}, which is scored: to first order a "
-                         "learning rate in between loses more than the smallest (early_stop=False evaluates it)")
-                    continue
-                if i >= start and stopped is not None:
-                    skip(alpha, h, f"early stop: {stopped}")
-                    continue
-                point = evaluate(alpha, h)
-                if not early_stop or point.status != "evaluated":
-                    continue
-                if i >= start:
-                    evaluated = [p for p in points if p.status == "evaluated"]
-                    stopped = policy.stop_reason(point, base, evaluated, targets)
-                if i <= start and policy.dominates_smaller(point, base, targets):
-                    dominating = point
-                elif i <= start and losing is None and policy.loses_for_every_target(point, base, targets):
-                    losing = point
-    bar.close()
-    rank = {h: j for j, h in enumerate(dict.fromkeys(feature_values))}
-    position = {alpha: j for j, alpha in enumerate(order)}
-    return base, sorted(points, key=lambda p: (rank[p.feature_value], position[p.learning_rate]))
-
-
-def _finite_scores(point: GridPoint) -> bool:
-    values = [point.lms] + [p for row in point.probabilities.values() for p in row.values()]
-    return all(math.isfinite(v) for v in values)
+DEFAULT_GRID_BATCH_SIZE = 16
+"""Texts per forward pass of [`evaluate_decoder_grid`] when the config leaves `batch_size` unset."""
 
 
 def select(
@@ -348,21 +89,6 @@ def selection_targets(
     return [SelectionTarget(c, b if c == a else a, d) for c in classes for d in directions]
 
 
-def check_grid(learning_rates: Sequence[float] | None, feature_values: Sequence[float]) -> tuple[list, list]:
-    """Validate the grid values: non-empty, finite numbers; learning rates non-zero."""
-    learning_rates = list(DEFAULT_LEARNING_RATES if learning_rates is None else learning_rates)
-    feature_values = list(feature_values)
-    for name, values in (("learning_rates", learning_rates), ("feature_values", feature_values)):
-        if not values:
-            raise ValueError(f"{name} is empty; give at least one value.")
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
-        if bad:
-            raise ValueError(f"{name} must be finite numbers; got {bad}.")
-    if any(v == 0 for v in learning_rates):
-        raise ValueError("learning_rates contains 0, which is the unmodified model (always scored as the base).")
-    return [float(v) for v in learning_rates], [float(v) for v in feature_values]
-
-
 def evaluate_decoder_grid(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -371,20 +97,14 @@ def evaluate_decoder_grid(
     neutral_texts: Sequence[str] | None = None,
     target_class: str | None = None,
     increase: bool | None = True,
-    learning_rates: Sequence[float] | None = None,
-    feature_values: Sequence[float] = DEFAULT_FEATURE_VALUES,
-    policy: str | SelectionPolicy | None = "lms_threshold",
+    config: DecoderGridConfig | None = None,
+    *,
     feature_classes: Sequence[str] | None = None,
     words: Mapping[str, Sequence[str]] | None = None,
     objective: str | TextObjective | None = None,
     placeholder: str = DEFAULT_PLACEHOLDER,
-    max_size: int | None = None,
-    batch_size: int = 16,
-    early_stop: bool = True,
-    mask_ratio: float = DEFAULT_MASK_RATIO,
-    case_variants: bool = True,
-    seed: int = 0,
     show_progress: bool = True,
+    **overrides: Any,
 ) -> dict[str, Any]:
     r"""
     Evaluate a direction's decoder as a weight rewrite over a grid of learning rates α and feature values h, and
@@ -410,25 +130,17 @@ def evaluate_decoder_grid(
             a warning. When omitted, the rows' texts with the factual word filled in are used (with a warning).
         target_class (`str`, *optional*): The class to select for; both classes when omitted.
         increase (`bool`, *optional*, defaults to `True`): Strengthen (`True`), weaken (`False`) or both (`None`).
-        learning_rates (`list[float]`, *optional*): α values; [`DEFAULT_LEARNING_RATES`] when omitted.
-        feature_values (`list[float]`, *optional*, defaults to `(1.0, 0.0, -1.0)`): h values.
-        policy (`str` or [`SelectionPolicy`], *optional*, defaults to `"lms_threshold"`):
-            `"lms_threshold"` ([`LMSThresholdPolicy`]), `"lms_times_metric"` ([`LMSTimesMetricPolicy`]) or an
-            instance of a [`SelectionPolicy`] subclass.
+        config ([`DecoderGridConfig`], *optional*): The grid options (α and h values, policy, early stopping, LMS
+            mask ratio, case variants, `max_size`, `batch_size` — 16 when unset — and `seed`); the defaults when
+            omitted.
         feature_classes (`list[str]`, *optional*): The two classes, +1 first; from the direction's config by default.
         words (`dict[str, list[str]]`, *optional*): Each class's words; collected from `rows` by default.
         objective (`str` or `TextObjective`, *optional*): `"masked_lm"`/`"causal_lm"` or an objective instance;
             from the direction's config or the model by default.
         placeholder (`str`, *optional*, defaults to `"[MASK]"`): The target word's marker in masked texts.
-        max_size (`int`, *optional*): At most this many rows per class and this many neutral texts (seeded sample).
-        batch_size (`int`, *optional*, defaults to 16): Texts per forward pass.
-        early_stop (`bool`, *optional*, defaults to `True`): Start each direction at its middle α, stop raising α
-            once the policy says larger α cannot be chosen and stop lowering it once a point dominates the smaller
-            ones (see [`run_grid`]; recorded as skipped points). `False` scores every point.
-        mask_ratio (`float`, *optional*, defaults to 0.15): Masked share of eligible tokens in the masked-LM LMS.
-        case_variants (`bool`, *optional*, defaults to `True`): Sum case variants of the class words.
-        seed (`int`, *optional*, defaults to 0): Seed of the LMS masks and of `max_size` sampling.
         show_progress (`bool`, *optional*, defaults to `True`): Show a progress bar over grid points.
+        **overrides: Any [`DecoderGridConfig`] field by name (`learning_rates=...`, `policy=...`, `seed=...`),
+            applied on top of `config`; `policy` may also be a [`SelectionPolicy`] instance.
 
     Returns:
         `dict` with one entry per selection — key `"<class>"` when strengthening, `"<class>_weaken"` when weakening —
@@ -439,55 +151,34 @@ def evaluate_decoder_grid(
     Example:
 
     ```python
-    >>> from hf_gradiend.evaluation import evaluate_decoder_grid
+    >>> from hf_gradiend.evaluation import DecoderGridConfig, evaluate_decoder_grid
     >>> results = evaluate_decoder_grid(model, tokenizer, direction, test_rows, neutral_texts, target_class="3PL")
     >>> results["3PL"]["learning_rate"], results["3PL"]["feature_value"], results["3PL"]["lms"]
+    >>> config = DecoderGridConfig(learning_rates=[0.01, 0.1, 1.0], early_stop=False)
+    >>> results = evaluate_decoder_grid(model, tokenizer, direction, test_rows, neutral_texts, config=config)
     ```
     """
-    from ..training.rows import as_dataset
+    from ..rows import as_dataset
 
+    config = grid_config(config, **overrides)
     rows = as_dataset(rows)
-    feature_classes = list(feature_classes or direction.config.feature_classes or [])
-    if len(feature_classes) != 2:
-        raise ValueError(
-            f"feature_classes={feature_classes!r}: the decoder evaluation needs the direction's two classes; pass "
-            "feature_classes=[positive, negative]."
-        )
+    feature_classes = direction_classes(direction, feature_classes)
     targets = selection_targets(feature_classes, target_class, increase)
-    learning_rates, feature_values = check_grid(learning_rates, feature_values)
-    policy = resolve_policy(policy)
-    if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size} must be at least 1.")
-    if max_size is not None and max_size < 1:
-        raise ValueError(f"max_size={max_size} must be at least 1 (or None for all rows).")
-    rows = sample_rows(rows, feature_classes, max_size, seed)
+    batch_size = DEFAULT_GRID_BATCH_SIZE if config.batch_size is None else config.batch_size
+    learning_rates, feature_values, policy = check_config(config, batch_size)
+    rows = sample_rows(rows, feature_classes, config.max_size, config.seed)
     words = dict(words) if words is not None else class_words(rows, feature_classes)
-    if not isinstance(objective, TextObjective):
-        name = objective or direction.config.objective or infer_objective_name(model)
-        objective = build_objective(name, tokenizer, placeholder)
-
+    objective = resolve_objective(objective, direction, model, tokenizer, placeholder)
     texts, source, dropped = lms_texts(neutral_texts, rows, words, objective.placeholder)
-    if max_size is not None and len(texts) > max_size:
-        texts = random.Random(seed).sample(texts, max_size)
-    lms_scorer = LanguageModelingScorer(
-        tokenizer, texts, objective.name, excluded_words=all_words(words), mask_ratio=mask_ratio, seed=seed,
-        batch_size=batch_size, max_length=default_max_length(model, tokenizer),
-    )
-    measured = {t.rows_class for t in targets}  # only the texts a requested selection is measured on
-    scored = rows.select([i for i, c in enumerate(rows["factual_class"]) if c in measured])
-    probability_scorer = TargetProbabilityScorer(
-        objective, scored["masked"], words, row_classes=scored["factual_class"], case_variants=case_variants,
-        batch_size=batch_size,
-    )
-
-    def score(m: PreTrainedModel) -> tuple[dict, dict]:
-        return lms_scorer(m), probability_scorer(m)["probabilities"]
+    if config.max_size is not None and len(texts) > config.max_size:
+        texts = random.Random(config.seed).sample(texts, config.max_size)
+    score, scored = grid_scorer(model, tokenizer, objective, texts, rows, words, targets, config, batch_size)
 
     was_training = model.training
     model.eval()
     try:
         base, points = run_grid(
-            model, direction, score, learning_rates, feature_values, policy, targets, early_stop, show_progress
+            model, direction, score, learning_rates, feature_values, policy, targets, config.early_stop, show_progress
         )
     finally:
         model.train(was_training)
@@ -498,7 +189,7 @@ def evaluate_decoder_grid(
         "policy": policy.describe(),
         "learning_rates": learning_rates,
         "feature_values": feature_values,
-        "early_stop": early_stop,
+        "early_stop": config.early_stop,
         "feature_classes": feature_classes,
         "words": words,
         "rows": len(rows),
@@ -509,6 +200,66 @@ def evaluate_decoder_grid(
         "objective": objective.name,
     }
     return results
+
+
+def direction_classes(direction: GradiendModel, feature_classes: Sequence[str] | None) -> list[str]:
+    """The two feature classes (+1 first): the given ones, else the direction's; an error unless there are two."""
+    feature_classes = list(feature_classes or direction.config.feature_classes or [])
+    if len(feature_classes) != 2:
+        raise ValueError(
+            f"feature_classes={feature_classes!r}: the decoder evaluation needs the direction's two classes; pass "
+            "feature_classes=[positive, negative]."
+        )
+    return feature_classes
+
+
+def resolve_objective(
+    objective: str | TextObjective | None,
+    direction: GradiendModel,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    placeholder: str,
+) -> TextObjective:
+    """An objective instance: the given one, else built from its name, the direction's or the model's kind."""
+    if isinstance(objective, TextObjective):
+        return objective
+    name = objective or direction.config.objective or infer_objective_name(model)
+    return build_objective(name, tokenizer, placeholder)
+
+
+def grid_scorer(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    objective: TextObjective,
+    texts: Sequence[str],
+    rows: Any,
+    words: Mapping[str, Sequence[str]],
+    targets: Sequence[SelectionTarget],
+    config: DecoderGridConfig,
+    batch_size: int,
+) -> tuple[Scorer, Any]:
+    """
+    The score of one grid point: the LMS on `texts` and the class-word probabilities on the rows a requested
+    selection is measured on.
+
+    Returns:
+        `(score, scored rows)`, `score(model)` giving `(lms details, probabilities)`.
+    """
+    lms_scorer = LanguageModelingScorer(
+        tokenizer, texts, objective.name, excluded_words=all_words(words), mask_ratio=config.mask_ratio,
+        seed=config.seed, batch_size=batch_size, max_length=default_max_length(model, tokenizer),
+    )
+    measured = {t.rows_class for t in targets}  # only the texts a requested selection is measured on
+    scored = rows.select([i for i, c in enumerate(rows["factual_class"]) if c in measured])
+    probability_scorer = TargetProbabilityScorer(
+        objective, scored["masked"], words, row_classes=scored["factual_class"], case_variants=config.case_variants,
+        batch_size=batch_size,
+    )
+
+    def score(m: PreTrainedModel) -> tuple[dict, dict]:
+        return lms_scorer(m), probability_scorer(m)["probabilities"]
+
+    return score, scored
 
 
 def sample_rows(rows, feature_classes: Sequence[str], max_size: int | None, seed: int):

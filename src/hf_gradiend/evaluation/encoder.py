@@ -22,8 +22,8 @@ import torch
 from datasets import Dataset
 
 from ..gradients.objectives import TextObjective
+from ..stats import pearson
 from .decoder import sample_rows
-from .encoder_metrics import pearson
 from .texts import all_words, class_words, drop_texts_with_words, mask_random_word, word_pattern
 
 TRAINING = "training"

@@ -6,10 +6,8 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .decoder import GridPoint
+from .records import GridPoint
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,7 @@ def target_probabilities(
 
     ```python
     >>> from hf_gradiend.evaluation import target_probabilities
-    >>> from hf_gradiend.gradients.objectives import MaskedLMObjective
+    >>> from hf_gradiend.gradients import MaskedLMObjective
     >>> target_probabilities(model, MaskedLMObjective(tokenizer), ["Then [MASK] left."], {"3SG": ["he"]})
     {'probabilities': {'all': {'3SG': 0.42}}, 'counts': {'all': 1}}
     ```

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._figures import check_output_path, save_figure
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -47,9 +49,8 @@ def plot_decoder_grid(
     """
     from matplotlib.figure import Figure
 
-    from .overlap import _check_output_path, _save
 
-    path = _check_output_path(output_path)
+    path = check_output_path(output_path)
     available = [k for k, v in results.items() if isinstance(v, Mapping) and "target_class" in v]
     keys = list(keys) if keys is not None else available
     unknown = [k for k in keys if k not in available]
@@ -96,7 +97,7 @@ def plot_decoder_grid(
             bottom.legend(fontsize=8)
     figure.suptitle(title or "Decoder grid")
     if path is not None:
-        _save(figure, path, dpi)
+        save_figure(figure, path, dpi)
     return figure, path
 
 

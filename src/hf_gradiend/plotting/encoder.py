@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._figures import check_output_path, save_figure
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -54,9 +56,8 @@ def plot_encoder_distributions(
     """
     from matplotlib.figure import Figure
 
-    from .overlap import _check_output_path, _save
 
-    path = _check_output_path(output_path)
+    path = check_output_path(output_path)
     columns = _columns(encodings, feature_classes)
     if not columns:
         raise ValueError("There are no encodings to plot.")
@@ -88,7 +89,7 @@ def plot_encoder_distributions(
         axes.set_ylim(-1.1, 1.1)
     axes.set_title(title or "Encoder distribution")
     if path is not None:
-        _save(figure, path, dpi)
+        save_figure(figure, path, dpi)
     return figure, path
 
 

@@ -11,7 +11,7 @@ from ..compare.loading import Directions, resolve_directions
 from ..compare.matrix import LabelledMatrix
 from ..compare.overlap import OVERLAP_VALUES, overlap_matrix
 from ..modeling_gradiend import IMPORTANCE_PARTS
-from ._figures import save_figure
+from ._figures import check_output_path, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -77,7 +77,7 @@ def plot_topk_overlap(
     Example:
 
     ```python
-    >>> from hf_gradiend.plotting.overlap import plot_topk_overlap
+    >>> from hf_gradiend.plotting import plot_topk_overlap
     >>> figure, path = plot_topk_overlap(
     ...     ["runs/3sg_3pl", "runs/1sg_1pl", "runs/2sg_3sg"], topk=1000, output_path="plots/overlap.png"
     ... )
@@ -90,7 +90,7 @@ def plot_topk_overlap(
     if part not in IMPORTANCE_PARTS:
         raise ValueError(f"part={part!r} is not one of {', '.join(IMPORTANCE_PARTS)}.")
     _require_matplotlib()
-    path = _check_output_path(output_path)
+    path = check_output_path(output_path)
     if groups is not None and kind == "venn":
         raise ValueError("groups= orders the rows of a heatmap; drop it or pass kind='heatmap'.")
 
@@ -118,7 +118,7 @@ def plot_topk_overlap(
         matrix = overlap_matrix({label: coordinates[label] for label, _ in order}, value, part=part, k=topk)
         figure = _heatmap_figure(matrix, display, order, title, cmap)
     if path is not None:
-        _save(figure, path, dpi)
+        save_figure(figure, path, dpi)
     return figure, path
 
 
@@ -259,28 +259,6 @@ def _display_labels(
     if len(set(display.values())) != len(display):
         raise ValueError(f"pretty_labels gives two directions the same name: {display}; make the names distinct.")
     return display
-
-
-def _check_output_path(output_path: str | os.PathLike | None) -> Path | None:
-    if output_path is None:
-        return None
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    path = Path(output_path)
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if path.suffix.lstrip(".").lower() not in formats:
-        raise ValueError(
-            f"output_path={os.fspath(output_path)!r} needs a file suffix naming the format, one of "
-            f"{', '.join('.' + f for f in sorted(formats))}."
-        )
-    if path.exists() and path.is_dir():
-        raise ValueError(f"output_path={os.fspath(output_path)!r} is a folder; pass a file path such as overlap.png.")
-    return path
-
-
-def _save(figure: Figure, path: Path, dpi: int) -> None:
-    """Save atomically (see [`save_figure`]); kept for the other plot modules that import it from here."""
-    save_figure(figure, path, dpi)
 
 
 def _require_matplotlib() -> None:

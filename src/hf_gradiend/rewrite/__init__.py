@@ -1,8 +1,13 @@
 """Rewriting a base model with a direction, as a peft adapter (the GRADIEND tuner).
 
+A self-contained peft tuner, laid out like `peft/tuners/ia3/`: `config.py` (the adapter config), `layer.py` (the
+wrapped layer), `model.py` (the tuner), `registration.py` (peft's mapping tables), plus `direction.py` (a trained
+direction -> its adapter config) and `lora.py` (export as a LoRA adapter).
+
 Importing this package registers `peft_type="GRADIEND"` in peft, so `get_peft_model`, `PeftModel.from_pretrained` and
-transformers' `load_adapter` handle GRADIEND adapters. It imports peft (already a dependency of the tables it fills)
-and nothing heavier; the trainer workflow (`hf_gradiend.rewrite.workflow`) and model cards load on first use.
+transformers' `load_adapter` handle GRADIEND adapters. It imports peft and the package's configuration, errors and
+parameter-map modules, never the direction model (`modeling_gradiend`), the model cards or the trainer; the trainer's
+rewrite workflow lives in `hf_gradiend.training.rewriting`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from .lora import LoraExport, export_lora
 from .model import GradiendAdapterModel
 from .registration import GradiendPeftType, register_gradiend_tuner
 
-register_gradiend_tuner()
+register_gradiend_tuner(GradiendAdapterConfig, GradiendAdapterModel)
 
 __all__ = [
     "GradiendAdapterConfig",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import LatentDimError
-from ..modeling_gradiend import GradiendModel
+from ..gradients.selection import ParameterSelection
 from .config import GradiendAdapterConfig
+
+if TYPE_CHECKING:
+    from ..modeling_gradiend import GradiendModel
+
+_DIRECTION_ATTRIBUTES = ("config", "decoder", "kept_coordinates")
 
 
 def adapter_config_from_direction(
@@ -19,6 +24,9 @@ def adapter_config_from_direction(
 
     The config carries the decoder values of the covered coordinates (per parameter; only the kept coordinates of a
     pruned direction) for `peft.get_peft_model` to copy into the adapter, and records the layout, α and h in JSON.
+
+    The direction is read through what a [`GradiendModel`] offers (`config`, `decoder`, `kept_coordinates`), so this
+    module never imports the model class.
 
     Args:
         direction ([`GradiendModel`]): A direction with a parameter map and `latent_dim=1`.
@@ -34,18 +42,19 @@ def adapter_config_from_direction(
 
     ```python
     >>> from peft import get_peft_model
+    >>> from hf_gradiend.rewrite import adapter_config_from_direction
     >>> config = adapter_config_from_direction(direction, alpha=0.05, feature_value=-1.0)
     >>> rewritten = get_peft_model(base_model, config).merge_and_unload()
     ```
     """
-    if not isinstance(direction, GradiendModel):
+    if not all(hasattr(direction, name) for name in _DIRECTION_ATTRIBUTES):
         raise TypeError(f"direction must be a GradiendModel, not {type(direction).__name__}.")
     if direction.config.latent_dim != 1:
         raise LatentDimError(
             "A rewrite adapter reads h as one number, but this direction has "
             f"latent_dim={direction.config.latent_dim}."
         )
-    selection = direction.selection
+    selection = _selection(direction.config)
     if selection is None:
         raise ValueError(
             "This direction records no parameter map (config.param_names), so it cannot rewrite a base model. Create "
@@ -54,7 +63,7 @@ def adapter_config_from_direction(
     weight = direction.decoder.weight.detach()[:, 0]
     bias = direction.decoder.bias.detach() if direction.decoder.bias is not None else None
     if direction.config.pruned:
-        weights, counts = _sparse_pieces(direction, weight, bias)
+        weights, counts = _sparse_pieces(selection, direction.kept_coordinates, weight, bias)
     else:
         bias_pieces = torch.split(bias, selection.numels) if bias is not None else [None] * len(selection.names)
         weights = {
@@ -85,12 +94,18 @@ def adapter_config_from_direction(
     )
 
 
+def _selection(config: Any) -> ParameterSelection | None:
+    """The covered parameters recorded in a direction's config, or `None` when it records no parameter map."""
+    if not config.param_names:
+        return None
+    return ParameterSelection(tuple(config.param_names), tuple(tuple(s) for s in config.param_shapes))
+
+
 def _sparse_pieces(
-    direction: GradiendModel, weight: torch.Tensor, bias: torch.Tensor | None
+    selection: ParameterSelection, kept_coordinates: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> tuple[dict[str, dict[str, torch.Tensor | None]], list[int]]:
     """Split the kept coordinates by parameter: flat indices inside each parameter (ascending) and their values."""
-    selection = direction.selection
-    coordinates = direction.kept_coordinates.detach().long().cpu()
+    coordinates = kept_coordinates.detach().long().cpu()
     if coordinates.numel() and (coordinates.min() < 0 or coordinates.max() >= selection.num_coordinates):
         raise ValueError(
             f"The direction's coordinates must lie in [0, {selection.num_coordinates}); its `coordinates` buffer is "

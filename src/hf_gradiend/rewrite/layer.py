@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.pytorch_utils import Conv1D
 
-from ..modeling_gradiend import _ACTIVATIONS
+from ..configuration_gradiend import ACTIVATIONS
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class GradiendLayer(nn.Module, BaseTunerLayer):
         h = torch.full((1, 1), self.gradiend_feature_value[adapter], dtype=values.dtype, device=values.device)
         bias = values[1] if values.shape[0] > 1 else None
         decoded = F.linear(h, values[0].unsqueeze(1), bias)
-        return self.gradiend_alpha[adapter] * _ACTIVATIONS[self.gradiend_layout[adapter].activation](decoded)[0]
+        return self.gradiend_alpha[adapter] * ACTIVATIONS[self.gradiend_layout[adapter].activation](decoded)[0]
 
     def parameter_update(self, adapter: str, attr: str) -> tuple[torch.Tensor | None, torch.Tensor]:
         """

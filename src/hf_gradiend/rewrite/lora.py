@@ -85,6 +85,32 @@ def export_lora(
     >>> export.error                      # relative Frobenius error of the rank-16 approximation
     ```
     """
+    convertible, skipped = _convertible_layers(model, adapter_name, skip_unsupported)
+    entries = {_PEFT_PREFIX + name.removeprefix(_PEFT_PREFIX): layer for name, layer in convertible.items()}
+    view = _LoraView(entries, adapter_name)
+    lora_config, state_dict = convert_to_lora(view, rank=rank, adapter_name=adapter_name)
+    # convert_to_lora leaves target_modules empty when it starts from no LoRA config; name the converted modules.
+    lora_config.target_modules = {key.removeprefix(_PEFT_PREFIX) for key in view.entries}
+    lora_config.fan_in_fan_out = all(isinstance(m.get_base_layer(), Conv1D) for m in view.entries.values())
+    source = getattr(model, "peft_config", {}).get(adapter_name)
+    lora_config.base_model_name_or_path = getattr(source, "base_model_name_or_path", None)
+    lora_config.revision = getattr(source, "revision", None)
+    errors, error = _approximation_errors(view, state_dict, adapter_name)
+    export = LoraExport(
+        config=lora_config, state_dict=state_dict, rank=rank, errors=errors, error=error, skipped=skipped
+    )
+    if output_dir is not None:
+        export.path = _save_lora(export, Path(output_dir))
+    return export
+
+
+def _convertible_layers(
+    model: nn.Module, adapter_name: str, skip_unsupported: bool
+) -> tuple[dict[str, GradiendLayer], list[str]]:
+    """
+    The layers whose delta of adapter `adapter_name` a LoRA can carry (an unshared `nn.Linear`/`Conv1D` weight), and
+    the covered parameters it cannot (`"<module>.<attr>"`); `ValueError` unless the export can go ahead.
+    """
     layers = {name: m for name, m in model.named_modules() if isinstance(m, GradiendLayer)}
     holding = {name: m for name, m in layers.items() if adapter_name in m.held_adapters()}
     if not holding:
@@ -114,15 +140,13 @@ def export_lora(
         )
     if not convertible:
         raise ValueError("The adapter edits no nn.Linear/Conv1D weight matrix; there is nothing to express as LoRA.")
-    entries = {_PEFT_PREFIX + name.removeprefix(_PEFT_PREFIX): layer for name, layer in convertible.items()}
-    view = _LoraView(entries, adapter_name)
-    lora_config, state_dict = convert_to_lora(view, rank=rank, adapter_name=adapter_name)
-    # convert_to_lora leaves target_modules empty when it starts from no LoRA config; name the converted modules.
-    lora_config.target_modules = {key.removeprefix(_PEFT_PREFIX) for key in view.entries}
-    lora_config.fan_in_fan_out = all(isinstance(m.get_base_layer(), Conv1D) for m in view.entries.values())
-    source = getattr(model, "peft_config", {}).get(adapter_name)
-    lora_config.base_model_name_or_path = getattr(source, "base_model_name_or_path", None)
-    lora_config.revision = getattr(source, "revision", None)
+    return convertible, skipped
+
+
+def _approximation_errors(
+    view: _LoraView, state_dict: dict[str, torch.Tensor], adapter_name: str
+) -> tuple[dict[str, float], float]:
+    """Per converted weight and overall, the relative Frobenius error `‖ΔW − B·A‖ / ‖ΔW‖` of the LoRA weights."""
     errors, lost, total = {}, 0.0, 0.0
     for key, layer in view.entries.items():
         delta = layer.get_delta_weight(adapter_name).float()
@@ -133,13 +157,7 @@ def export_lora(
         residual, norm = float(torch.linalg.norm(delta - approx)), float(torch.linalg.norm(delta))
         errors[f"{key.removeprefix(_PEFT_PREFIX)}.weight"] = residual / norm if norm > 0 else 0.0
         lost, total = lost + residual**2, total + norm**2
-    export = LoraExport(
-        config=lora_config, state_dict=state_dict, rank=rank, errors=errors,
-        error=math.sqrt(lost / total) if total > 0 else 0.0, skipped=skipped,
-    )
-    if output_dir is not None:
-        export.path = _save_lora(export, Path(output_dir))
-    return export
+    return errors, math.sqrt(lost / total) if total > 0 else 0.0
 
 
 def _save_lora(export: LoraExport, output_dir: Path) -> str:

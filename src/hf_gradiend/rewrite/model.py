@@ -29,7 +29,9 @@ class GradiendAdapterModel(BaseTuner):
 
     ```python
     >>> from peft import get_peft_model
-    >>> model = get_peft_model(base_model, direction.to_adapter_config(alpha=0.05, feature_value=1.0))
+    >>> from hf_gradiend.rewrite import adapter_config_from_direction
+    >>> config = adapter_config_from_direction(direction, alpha=0.05, feature_value=1.0)
+    >>> model = get_peft_model(base_model, config)
     >>> model.set_scale(alpha=0.1)                   # change α (or h) without rebuilding
     >>> with model.disable_adapter():
     ...     base_logits = model(**inputs).logits

@@ -32,19 +32,28 @@ class GradiendPeftType(enum.StrEnum):
     GRADIEND = "GRADIEND"
 
 
-def register_gradiend_tuner() -> None:
+def register_gradiend_tuner(config_cls: type, model_cls: type) -> None:
     """
-    Make peft resolve `peft_type="GRADIEND"` to [`GradiendAdapterConfig`] and [`GradiendAdapterModel`].
+    Make peft resolve `peft_type="GRADIEND"` to `config_cls` and `model_cls` (`hf_gradiend.rewrite` passes
+    [`GradiendAdapterConfig`] and [`GradiendAdapterModel`] when it is imported).
 
     Idempotent. Raises `ImportError` when the installed peft lacks one of the tables (an incompatible peft release),
     and `RuntimeError` when another package already registered a different method under `"GRADIEND"`.
+
+    Args:
+        config_cls (`type`): The adapter's `PeftConfig` subclass.
+        model_cls (`type`): The adapter's `BaseTuner` subclass.
+
+    Example:
+
+    ```python
+    >>> from hf_gradiend.rewrite import GradiendAdapterConfig, GradiendAdapterModel, register_gradiend_tuner
+    >>> register_gradiend_tuner(GradiendAdapterConfig, GradiendAdapterModel)  # already done on import
+    ```
     """
     import peft.mapping as mapping
 
-    from .config import GradiendAdapterConfig
-    from .model import GradiendAdapterModel
-
-    values = dict(zip(_TABLES, (GradiendAdapterConfig, GradiendAdapterModel, PREFIX), strict=True))
+    values = dict(zip(_TABLES, (config_cls, model_cls, PREFIX), strict=True))
     missing = [name for name in _TABLES if not isinstance(getattr(mapping, name, None), dict)]
     if missing:
         raise ImportError(

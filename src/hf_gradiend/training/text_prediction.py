@@ -12,8 +12,8 @@ import numpy as np
 from datasets import Dataset, DatasetDict, concatenate_datasets, load_dataset, load_from_disk
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ..rows import as_dataset, is_per_class
 from .arguments import GradiendTrainingArguments
-from .rows import ROW_COLUMNS, as_dataset
 from .trainer import GradiendTrainer
 
 SPLITS = ("train", "validation", "test")
@@ -91,7 +91,7 @@ def load_rows(data: Any, seed: int = 42) -> DatasetDict:
         if "train" not in data:
             raise ValueError(f"The data has no 'train' split (splits: {list(data)}).")
         return DatasetDict({k: as_dataset(v, f"data[{k!r}]") for k, v in data.items() if k in SPLITS})
-    if isinstance(data, Mapping) and not set(ROW_COLUMNS) & set(data):  # {class: rows}, not {column: values}
+    if is_per_class(data):  # {class: rows}, not {column: values}
         data = pair_per_class(data, seed)
     dataset = as_dataset(data, "data")
     if "split" in dataset.column_names:
@@ -123,7 +123,7 @@ def pair_per_class(per_class: Mapping[str, Any], seed: int) -> Dataset:
     """
     from ..data.pairing import choose_alternatives, match_case
 
-    frames = {c: _as_plain_dataset(rows, f"data[{c!r}]") for c, rows in per_class.items()}
+    frames = {c: as_dataset(rows, f"data[{c!r}]", required=()) for c, rows in per_class.items()}
     for c, frame in frames.items():
         missing = [col for col in ("masked", "factual") if col not in frame.column_names]
         if missing:
@@ -198,12 +198,3 @@ def keep_pair(splits: DatasetDict, pair: Sequence[str]) -> DatasetDict:
         )
     return kept
 
-
-def _as_plain_dataset(rows: Any, name: str) -> Dataset:
-    if isinstance(rows, Dataset):
-        return rows
-    if hasattr(rows, "columns") and hasattr(rows, "to_dict"):
-        return Dataset.from_pandas(rows, preserve_index=False)
-    if isinstance(rows, Sequence):
-        return Dataset.from_list(list(rows))
-    raise TypeError(f"{name} must be a Dataset, a list of dicts or a DataFrame, not {type(rows).__name__}.")

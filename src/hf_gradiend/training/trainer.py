@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import math
 import os
@@ -17,26 +16,27 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from ..base_models import load_base_model
-from ..evaluation.encoder_metrics import encoder_metrics
-from ..evaluation.workflow import EvaluationMixin
-from ..gradients.cache import GradientCache, base_model_fingerprint, kinds_to_store
+from ..gradients.cache import GradientCache, kinds_to_store
 from ..gradients.engine import GradientEngine
 from ..gradients.selection import select_parameters
 from ..gradients.store import GradientStore
 from ..modeling_gradiend import GradiendModel
-from ..rewrite.workflow import RewriteMixin
+from ..rows import RowsLike, as_dataset, as_neutral_dataset, labels_for
+from ..stats import encoder_metrics
 from .arguments import GradiendTrainingArguments
-from .memory import check_memory
-from .pruning import PostPruneConfig, pre_prune_coordinates
-from .rows import (
+from .caching import cache_directory, cache_fingerprint, expected_cache_gb
+from .evaluation_workflow import EvaluationMixin
+from .groups import (
     BalancedTransitionSampler,
     GradientGroups,
-    as_dataset,
-    as_neutral_dataset,
     collate_groups,
-    infer_feature_classes,
-    labels_for,
+    resolve_feature_classes,
+    split_training_data,
+    training_groups,
 )
+from .memory import check_memory
+from .pruning import PostPruneConfig, pre_prune_coordinates
+from .rewriting import RewriteMixin
 from .seeds import SeedResult, converged, write_seed_report
 
 logger = logging.getLogger(__name__)
@@ -83,24 +83,19 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
         self,
         base_model: str | PreTrainedModel,
         args: GradiendTrainingArguments | None = None,
-        train_dataset: Any = None,
-        eval_dataset: Any = None,
+        train_dataset: RowsLike | DatasetDict | None = None,
+        eval_dataset: RowsLike | None = None,
         processing_class: PreTrainedTokenizerBase | None = None,
         model: GradiendModel | None = None,
         feature_classes: Sequence[str] | None = None,
-        eval_neutral_data: Any = None,
+        eval_neutral_data: Dataset | Sequence[str] | None = None,
         callbacks: list | None = None,
         **kwargs,
     ):
         args = args if args is not None else GradiendTrainingArguments(output_dir="gradiend_output")
         if not isinstance(args, GradiendTrainingArguments):
             raise TypeError(f"args must be GradiendTrainingArguments, not {type(args).__name__}.")
-        self.data = train_dataset if isinstance(train_dataset, DatasetDict) else None
-        if isinstance(train_dataset, DatasetDict):
-            eval_dataset = eval_dataset if eval_dataset is not None else train_dataset.get("validation")
-            train_dataset = train_dataset["train"]
-        train_rows = as_dataset(train_dataset, "train_dataset") if train_dataset is not None else None
-        eval_rows = as_dataset(eval_dataset, "eval_dataset") if eval_dataset is not None else None
+        self.data, train_rows, eval_rows = split_training_data(train_dataset, eval_dataset)
         if args.eval_strategy != "no" and (eval_rows is None or len(eval_rows) == 0):
             raise ValueError(
                 f"eval_strategy={args.eval_strategy.value!r} needs validation rows, but there are none. Pass "
@@ -111,23 +106,8 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
         self.tokenizer = tokenizer
         if model is not None:
             model.check_base_model(base)
-            feature_classes = feature_classes or model.config.feature_classes
-        if feature_classes is None:
-            if train_rows is None:
-                raise ValueError("Pass feature_classes=[positive, negative] or training rows to infer them from.")
-            feature_classes = infer_feature_classes(train_rows)
-        self.feature_classes = list(feature_classes)
-        if eval_rows is not None:
-            labels_for(eval_rows, self.feature_classes)  # fail early on foreign classes
-        train_groups = None
-        if train_rows is not None:
-            if len(train_rows) < args.gradient_batch_size:
-                raise ValueError(
-                    f"There are {len(train_rows)} training rows, fewer than one gradient group "
-                    f"(gradient_batch_size={args.gradient_batch_size}). Add rows or lower gradient_batch_size."
-                )
-            train_groups = GradientGroups(train_rows, self.feature_classes, args.gradient_batch_size, args.seed)
-
+        self.feature_classes = resolve_feature_classes(feature_classes, model, train_rows, eval_rows)
+        train_groups = training_groups(train_rows, self.feature_classes, args.gradient_batch_size, args.seed)
         selection = (
             model.selection if model is not None
             else select_parameters(base, args.params, include_head=args.include_head)
@@ -137,16 +117,7 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
         )
         self.train_rows, self.eval_rows = train_rows, eval_rows
         self.eval_neutral_data = as_neutral_dataset(eval_neutral_data)
-
-        self.training_coordinates = None
-        if model is None and args.pre_prune is not None:
-            if train_rows is None:
-                raise ValueError("Pre-pruning needs training rows to rank coordinates by.")
-            self.training_coordinates = pre_prune_coordinates(
-                self.engine, train_rows, self.feature_classes, args.pre_prune, seed=args.seed
-            )
-        elif model is not None and model.config.pruned:
-            self.training_coordinates = model.kept_coordinates.cpu()
+        self.training_coordinates = self._initial_coordinates(model, args)
         self._objective = objective
         if model is None:
             model = self.new_direction(args.seed, args)
@@ -162,6 +133,23 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
         self._store: GradientStore | None = None
         self._best: dict[str, Any] | None = None
         self.seed_results: list[SeedResult] = []
+
+    def _initial_coordinates(
+        self, model: GradiendModel | None, args: GradiendTrainingArguments
+    ) -> torch.Tensor | None:
+        """
+        The coordinates trained over: pre-pruned ones for a new direction (with `pre_prune`), those kept by a pruned
+        direction continued, else `None` (all selected coordinates).
+        """
+        if model is None and args.pre_prune is not None:
+            if self.train_rows is None:
+                raise ValueError("Pre-pruning needs training rows to rank coordinates by.")
+            return pre_prune_coordinates(
+                self.engine, self.train_rows, self.feature_classes, args.pre_prune, seed=args.seed
+            )
+        if model is not None and model.config.pruned:
+            return model.kept_coordinates.cpu()
+        return None
 
     # ------------------------------------------------------------------------------------------------- directions
     def new_direction(self, seed: int, args: GradiendTrainingArguments | None = None) -> GradiendModel:
@@ -201,8 +189,7 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
             else self.training_coordinates.numel()
         )
         units = (len(self.train_dataset) if self.train_dataset is not None else 0) + len(self.eval_rows or [])
-        itemsize = 2 if self.args.gradient_cache_dtype == "float16" else 4
-        expected_gb = units * width * itemsize * len(stored) / 2**30
+        expected_gb = expected_cache_gb(units, width, stored, self.args.gradient_cache_dtype)
         if expected_gb > self.args.gradient_cache_max_gb:
             logger.warning(
                 "The gradient cache would need about %.1f GB (> gradient_cache_max_gb=%.1f); gradients are "
@@ -210,18 +197,8 @@ class GradiendTrainer(EvaluationMixin, RewriteMixin, Trainer):
                 expected_gb, self.args.gradient_cache_max_gb,
             )
             return None
-        coordinates = self.training_coordinates
-        identity = "|".join([
-            base_model_fingerprint(self.engine.model, self.engine.selection.names), self.engine.selection.fingerprint,
-            self.engine.objective.name, self.engine.objective.placeholder,
-            "all" if coordinates is None else str(hash(tuple(coordinates.tolist()))),
-            ",".join(stored), self.args.gradient_cache_dtype, f"format {GradientCache.FORMAT}",
-        ])
-        fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:20]
-        directory = self.args.gradient_cache_dir or os.path.join(
-            os.environ.get("HF_GRADIEND_CACHE", os.path.join(Path.home(), ".cache", "hf_gradiend")),
-            "gradients", fingerprint,
-        )
+        fingerprint = cache_fingerprint(self.engine, self.training_coordinates, stored, self.args.gradient_cache_dtype)
+        directory = cache_directory(fingerprint, self.args.gradient_cache_dir)
         return GradientCache(
             directory, fingerprint, width, capacity=max(units, 16), kinds=stored,
             dtype=self.args.gradient_cache_dtype,

@@ -1,86 +1,87 @@
-"""Training rows: validation of the columns the trainer reads, labels, and groups of texts per gradient."""
+"""The rows a trainer reads: its splits and classes checked, fixed groups of texts per gradient, the balanced
+transition order and the collator."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from datasets import Dataset, DatasetDict
 
-ROW_COLUMNS = ("masked", "factual", "alternative", "factual_class", "alternative_class")
-"""Columns every training row carries: the masked text, the factual word, the alternative (counterfactual) word,
-and the classes of both words."""
+from ..rows import RowsLike, as_dataset, infer_feature_classes, labels_for
+
+if TYPE_CHECKING:
+    from ..modeling_gradiend import GradiendModel
 
 
-def as_dataset(rows: Any, name: str = "rows") -> Dataset:
+def split_training_data(
+    train_dataset: RowsLike | DatasetDict | None, eval_dataset: RowsLike | None
+) -> tuple[DatasetDict | None, Dataset | None, Dataset | None]:
     """
-    Turn rows given as a `datasets.Dataset`, a list of dicts, a dict of columns or a pandas DataFrame into a
-    `Dataset`, checking the columns in [`ROW_COLUMNS`].
+    The training and validation rows a trainer was given, as `Dataset`s.
+
+    Args:
+        train_dataset (`RowsLike` or `DatasetDict`, *optional*): Training rows, or a `DatasetDict` whose `train` and
+            `validation` splits are used.
+        eval_dataset (`RowsLike`, *optional*): Validation rows (instead of a `DatasetDict`'s `validation` split).
+
+    Returns:
+        `(data, train_rows, eval_rows)`: the `DatasetDict` (`None` unless one was given) and the two sets of rows
+        (`None` where not given).
     """
-    if isinstance(rows, DatasetDict):
-        raise TypeError(f"{name} is a DatasetDict; pass one split, e.g. data['train'].")
-    if isinstance(rows, Dataset):
-        dataset = rows
-    elif isinstance(rows, Mapping):
-        dataset = Dataset.from_dict(dict(rows))
-    elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):
-        dataset = Dataset.from_pandas(rows, preserve_index=False)
-    elif isinstance(rows, Sequence):
-        dataset = Dataset.from_list(list(rows))
-    else:
-        raise TypeError(f"{name} must be a Dataset, a list of dicts or a DataFrame, not {type(rows).__name__}.")
-    missing = [c for c in ROW_COLUMNS if c not in dataset.column_names]
-    if missing:
-        raise ValueError(
-            f"{name} lacks the column(s) {missing}; rows need {list(ROW_COLUMNS)} (columns present: "
-            f"{dataset.column_names}). TextPredictionDataCreator produces them."
-        )
-    return dataset
+    data = train_dataset if isinstance(train_dataset, DatasetDict) else None
+    if data is not None:
+        eval_dataset = eval_dataset if eval_dataset is not None else data.get("validation")
+        train_dataset = data["train"]
+    train_rows = as_dataset(train_dataset, "train_dataset") if train_dataset is not None else None
+    eval_rows = as_dataset(eval_dataset, "eval_dataset") if eval_dataset is not None else None
+    return data, train_rows, eval_rows
 
 
-def as_neutral_dataset(texts: Any) -> Dataset | None:
-    """Neutral texts (a `Dataset` with a `text` column, or a list of strings) as a `Dataset`; `None` stays `None`."""
-    if texts is None:
+def resolve_feature_classes(
+    feature_classes: Sequence[str] | None,
+    model: GradiendModel | None,
+    train_rows: Dataset | None,
+    eval_rows: Dataset | None,
+) -> list[str]:
+    """
+    The two classes a trainer separates, +1 first: `feature_classes`, else those of the direction continued, else the
+    two classes of the training rows; validation rows of any other class are an error.
+
+    Returns:
+        `list[str]`: The two classes.
+    """
+    if model is not None:
+        feature_classes = feature_classes or model.config.feature_classes
+    if feature_classes is None:
+        if train_rows is None:
+            raise ValueError("Pass feature_classes=[positive, negative] or training rows to infer them from.")
+        feature_classes = infer_feature_classes(train_rows)
+    feature_classes = list(feature_classes)
+    if eval_rows is not None:
+        labels_for(eval_rows, feature_classes)  # fail early on foreign classes
+    return feature_classes
+
+
+def training_groups(
+    train_rows: Dataset | None, feature_classes: Sequence[str], group_size: int, seed: int
+) -> GradientGroups | None:
+    """
+    The training rows in [`GradientGroups`] of `group_size` texts; `None` without training rows.
+
+    Raises:
+        `ValueError`: There are fewer rows than one group holds.
+    """
+    if train_rows is None:
         return None
-    if isinstance(texts, Dataset):
-        dataset = texts
-    elif isinstance(texts, Sequence) and not isinstance(texts, str):
-        dataset = Dataset.from_dict({"text": list(texts)})
-    else:
-        raise TypeError(f"Neutral data must be a Dataset or a list of strings, not {type(texts).__name__}.")
-    if "text" not in dataset.column_names:
-        raise ValueError(f"Neutral data needs a 'text' column; it has {dataset.column_names}.")
-    return dataset
-
-
-def infer_feature_classes(dataset: Dataset) -> list[str]:
-    """The two factual classes in order of first appearance; an error unless there are exactly two."""
-    seen: dict[str, None] = {}
-    for c in dataset["factual_class"]:
-        seen.setdefault(c, None)
-    if len(seen) != 2:
+    if len(train_rows) < group_size:
         raise ValueError(
-            f"Found {len(seen)} factual classes {list(seen)}; a direction separates exactly two. Pass "
-            "feature_classes=[positive, negative] and rows of those two classes."
+            f"There are {len(train_rows)} training rows, fewer than one gradient group "
+            f"(gradient_batch_size={group_size}). Add rows or lower gradient_batch_size."
         )
-    return list(seen)
-
-
-def labels_for(dataset: Dataset, feature_classes: Sequence[str]) -> list[float]:
-    """+1 for rows of the first class, -1 for the second; an error for rows of any other class."""
-    value = {feature_classes[0]: 1.0, feature_classes[1]: -1.0}
-    unknown = sorted(set(dataset["factual_class"]) - set(value))
-    if unknown:
-        raise ValueError(
-            f"Rows of class(es) {unknown} are not among feature_classes={list(feature_classes)}; filter them out "
-            "or name the two classes to train."
-        )
-    missing = [c for c in feature_classes if c not in set(dataset["factual_class"])]
-    if missing:
-        raise ValueError(f"No rows of class(es) {missing}; both feature classes need training rows.")
-    return [value[c] for c in dataset["factual_class"]]
+    return GradientGroups(train_rows, feature_classes, group_size, seed)
 
 
 class GradientGroups(torch.utils.data.Dataset):

@@ -4,72 +4,27 @@ from __future__ import annotations
 
 import copy
 import gc
-import hashlib
-import itertools
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from .planning import SuiteRun, check_classes, plan_runs
+from .records import (
+    RESULT_INDEPENDENT_ARGS,
+    RUN_FILE,
+    SUITE_FILE,
+    base_identity,
+    data_fingerprint,
+    read_json,
+    write_json,
+)
+
 logger = logging.getLogger(__name__)
-
-SUITE_FILE = "suite.json"
-"""Written in the suite's folder: its runs (name, label, classes, folder), so the folder can be compared later."""
-
-RUN_FILE = "suite_run.json"
-"""Written in a run's folder after its direction was saved: what the run was trained from, and its metrics."""
-
-_RESULT_INDEPENDENT_ARGS = frozenset({
-    # Where things go, how progress is shown and on which device: none of these changes the direction learned.
-    "output_dir", "logging_dir", "run_name", "overwrite_output_dir", "project", "trackio_bucket_id",
-    "trackio_space_id", "trackio_static_space_id", "gradient_cache", "gradient_cache_dir", "gradient_cache_max_gb",
-    "disable_tqdm", "report_to", "logging_strategy", "logging_steps", "logging_first_step", "logging_nan_inf_filter",
-    "log_level", "log_level_replica", "log_on_each_node", "push_to_hub", "hub_model_id", "hub_strategy",
-    "hub_token", "hub_private_repo", "hub_always_push", "hub_revision", "dataloader_num_workers",
-    "dataloader_pin_memory", "dataloader_persistent_workers", "dataloader_prefetch_factor", "save_strategy",
-    "save_steps", "save_total_limit", "save_only_model", "save_on_each_node", "per_device_eval_batch_size",
-    "skip_memory_metrics", "use_cpu", "local_rank", "resume_from_checkpoint",
-})
-
-
-@dataclass
-class SuiteRun:
-    """
-    One direction of a [`TrainerSuite`].
-
-    Args:
-        name (`str`): Folder name under the suite's `output_dir` (e.g. `"3SG_vs_3PL"`, `"number"`).
-        label (`str`): Label in comparisons (e.g. `"3SG/3PL"`, `"number"`).
-        target_classes (`list[str]`): The two classes, +1 first (merged class names for a merged feature).
-        class_merge_map (`dict[str, list[str]]`, *optional*): The merge of raw classes, for a merged feature.
-        output_dir (`Path`): Where its direction is saved.
-    """
-
-    name: str
-    label: str
-    target_classes: list[str]
-    class_merge_map: dict[str, list[str]] | None = None
-    output_dir: Path = field(default_factory=Path)
-
-    @property
-    def raw_classes(self) -> list[str]:
-        """The data's classes the run reads: its two classes, or the members of its merged classes."""
-        if self.class_merge_map is None:
-            return list(self.target_classes)
-        return [c for members in self.class_merge_map.values() for c in members]
-
-    def describe(self) -> dict[str, Any]:
-        """The run as JSON-ready values."""
-        return {
-            "name": self.name, "label": self.label, "target_classes": list(self.target_classes),
-            "class_merge_map": self.class_merge_map, "output_dir": self.name,
-        }
 
 
 class TrainerSuite:
@@ -138,8 +93,9 @@ class TrainerSuite:
         trainer_class: type | None = None,
         trainer_kwargs: Mapping[str, Any] | None = None,
     ):
-        from .training import GradiendTrainingArguments, TextPredictionTrainer
-        from .training.text_prediction import load_rows
+        from ..rows import as_dataset, is_per_class
+        from ..training import GradiendTrainingArguments, TextPredictionTrainer
+        from ..training.text_prediction import load_rows
 
         if args is None:
             if output_dir is None:
@@ -159,16 +115,18 @@ class TrainerSuite:
         self.eval_neutral_data = eval_neutral_data
         self.trainer_class = trainer_class
         self.trainer_kwargs = dict(trainer_kwargs or {})
-        if _is_per_class(data):  # {class: rows}: each run pairs only the rows of its own classes
-            self.per_class: dict[str, Any] | None = {str(c): _as_dataset(rows, c) for c, rows in data.items()}
+        if is_per_class(data):  # {class: rows}: each run pairs only the rows of its own classes
+            self.per_class: dict[str, Any] | None = {
+                str(c): as_dataset(rows, f"Rows of class {c!r}", required=()) for c, rows in data.items()
+            }
             self.splits = None
             present = list(self.per_class)
         else:
             self.per_class = None
             self.splits = load_rows(data, seed=args.seed)
             present = list(dict.fromkeys(self.splits["train"]["factual_class"]))
-        self.classes = _check_classes(classes, present)
-        self.runs = _plan_runs(self.classes, pairs, merged_features, present, self.output_dir)
+        self.classes = check_classes(classes, present)
+        self.runs = plan_runs(self.classes, pairs, merged_features, present, self.output_dir)
         cache = gradient_cache_dir or args.gradient_cache_dir or self.output_dir / "gradient_cache"
         self.gradient_cache_dir = Path(cache)
         self._spec: dict[str, Any] | None = None
@@ -192,12 +150,12 @@ class TrainerSuite:
         if self._spec is None:
             arguments = json.loads(json.dumps(self.args.to_dict(), default=str))
             self._spec = {
-                "base_model": _base_identity(self.model),
-                "args": {k: v for k, v in sorted(arguments.items()) if k not in _RESULT_INDEPENDENT_ARGS},
+                "base_model": base_identity(self.model),
+                "args": {k: v for k, v in sorted(arguments.items()) if k not in RESULT_INDEPENDENT_ARGS},
             }
         data = self.run_data(run)
         return {
-            **self._spec, "data": _data_fingerprint(data), "target_classes": list(run.target_classes),
+            **self._spec, "data": data_fingerprint(data), "target_classes": list(run.target_classes),
             "class_merge_map": run.class_merge_map,
         }
 
@@ -207,8 +165,8 @@ class TrainerSuite:
         training arguments (as recorded in its `suite_run.json`).
         """
         run = self.run(run) if isinstance(run, str) else run
-        record = _read_json(run.output_dir / RUN_FILE)
-        config = _read_json(run.output_dir / "config.json")
+        record = read_json(run.output_dir / RUN_FILE)
+        config = read_json(run.output_dir / "config.json")
         if record is None or config is None or not (run.output_dir / "model.safetensors").is_file():
             return False
         return (
@@ -262,19 +220,19 @@ class TrainerSuite:
                 "converged": None if selected is None else selected.converged,
                 "metrics": {} if selected is None else selected.metrics,
             }
-            _write_json(run.output_dir / RUN_FILE, record)
+            write_json(run.output_dir / RUN_FILE, record)
         del trainer
         gc.collect()
 
     def _load_base(self) -> tuple[Any, Any]:
-        from .base_models import load_base_model
+        from ..base_models import load_base_model
 
         base, tokenizer, _ = load_base_model(self.model, self.tokenizer, self.args.objective)
         return base, tokenizer
 
     def _write_suite_file(self) -> None:
-        _write_json(self.output_dir / SUITE_FILE, {
-            "classes": self.classes, "base_model": _base_identity(self.model),
+        write_json(self.output_dir / SUITE_FILE, {
+            "classes": self.classes, "base_model": base_identity(self.model),
             "runs": [run.describe() for run in self.runs],
         })
 
@@ -283,7 +241,7 @@ class TrainerSuite:
         """Run name → `{"label", "finished", "converged", "metrics"}` (validation metrics of the saved direction)."""
         out = {}
         for run in self.runs:
-            record = _read_json(run.output_dir / RUN_FILE) or {}
+            record = read_json(run.output_dir / RUN_FILE) or {}
             out[run.name] = {
                 "label": run.label, "finished": self.is_finished(run), "converged": record.get("converged"),
                 "metrics": record.get("metrics", {}),
@@ -304,7 +262,7 @@ class TrainerSuite:
 
     def topk_overlap(self, k: int | float = 1000, value: str = "intersection_frac", part: str = "decoder-weight"):
         """Pairwise top-k overlap of the suite's directions ([`~compare.topk_overlap`]) as a `LabelledMatrix`."""
-        from .compare import topk_overlap
+        from ..compare import topk_overlap
 
         return topk_overlap(self.directions(), k, value=value, part=part)
 
@@ -328,160 +286,8 @@ class TrainerSuite:
         Returns:
             `(figure, path)`.
         """
-        from .plotting.overlap import plot_topk_overlap
+        from ..plotting.overlap import plot_topk_overlap
 
         path = output_path if output_path is not None else self.output_dir / "topk_overlap.png"
         return plot_topk_overlap(self.directions(), topk, part, output_path=path, **plot_kwargs)
 
-
-def suite_directions(suite_dir: str | os.PathLike) -> dict[str, str]:
-    """
-    Label → folder of the saved directions of a suite folder (read from its `suite.json`), e.g. for
-    [`plot_topk_overlap`] or `hf-gradiend compare --suite`.
-
-    Raises:
-        `ValueError`: The folder holds no `suite.json`, or a run has no saved direction.
-    """
-    folder = Path(suite_dir)
-    record = _read_json(folder / SUITE_FILE)
-    if record is None:
-        raise ValueError(f"{str(folder)!r} holds no {SUITE_FILE}; pass the output_dir of a TrainerSuite.")
-    out = {}
-    for run in record.get("runs", []):
-        path = folder / run["output_dir"]
-        if not (path / "config.json").is_file():
-            raise ValueError(f"Suite run {run['name']!r} has no saved direction in {str(path)!r}; train the suite.")
-        out[run["label"]] = str(path)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------------- planning
-def _check_classes(classes: Sequence[str] | None, present: list[str]) -> list[str]:
-    if classes is None:
-        return present
-    classes = [classes] if isinstance(classes, str) else list(classes)
-    unknown = [c for c in classes if c not in present]
-    if unknown:
-        raise ValueError(f"classes names {unknown}, which have no training rows; the data's classes are {present}.")
-    if len(set(classes)) != len(classes):
-        raise ValueError(f"classes={classes} lists a class twice.")
-    return classes
-
-
-def _plan_runs(
-    classes: list[str],
-    pairs: Sequence[Sequence[str]] | None,
-    merged_features: Mapping[str, Mapping[str, Sequence[str]]] | None,
-    present: list[str],
-    output_dir: Path,
-) -> list[SuiteRun]:
-    if pairs is None:
-        pairs = list(itertools.combinations(classes, 2))
-    runs = []
-    for pair in pairs:
-        pair = list(pair)
-        if len(pair) != 2 or pair[0] == pair[1] or not all(isinstance(c, str) for c in pair):
-            raise ValueError(f"The pair {pair!r} must name two different classes, +1 first.")
-        unknown = [c for c in pair if c not in present]
-        if unknown:
-            raise ValueError(f"The pair {pair} names {unknown}, which have no training rows (classes: {present}).")
-        runs.append(SuiteRun(_folder_name(f"{pair[0]}_vs_{pair[1]}"), "/".join(pair), pair))
-    for feature, merge_map in (merged_features or {}).items():
-        if not isinstance(merge_map, Mapping) or len(merge_map) != 2:
-            raise ValueError(
-                f"merged_features[{feature!r}] must map exactly two merged classes to raw classes, e.g. "
-                "{'singular': ['1SG', '3SG'], 'plural': ['1PL', '3PL']}; got "
-                f"{list(merge_map) if isinstance(merge_map, Mapping) else merge_map!r}."
-            )
-        merge_map = {str(k): [v] if isinstance(v, str) else list(v) for k, v in merge_map.items()}
-        members = [c for values in merge_map.values() for c in values]
-        unknown = [c for c in members if c not in present]
-        if unknown:
-            raise ValueError(
-                f"merged_features[{feature!r}] names {unknown}, which have no training rows (classes: {present})."
-            )
-        if len(set(members)) != len(members):
-            raise ValueError(f"merged_features[{feature!r}] puts a class into both merged classes: {merge_map}.")
-        runs.append(SuiteRun(_folder_name(str(feature)), str(feature), list(merge_map), merge_map))
-    if not runs:
-        raise ValueError("The suite has no runs: give at least two classes, pairs or merged_features.")
-    for key in ("name", "label"):
-        seen = [getattr(run, key) for run in runs]
-        repeated = sorted({v for v in seen if seen.count(v) > 1})
-        if repeated:
-            raise ValueError(f"Two runs share the {key} {repeated}; rename the classes or merged features.")
-    for run in runs:
-        run.output_dir = output_dir / run.name
-    return runs
-
-
-def _folder_name(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
-    if not cleaned:
-        raise ValueError(f"Cannot make a folder name of the run {name!r}; use letters or digits in class names.")
-    return cleaned
-
-
-# ----------------------------------------------------------------------------------------------------- identities
-def _base_identity(model: Any) -> str:
-    """The base model's name or path (an instance: its `name_or_path`, else a hash of its weights)."""
-    if isinstance(model, (str, os.PathLike)):
-        return os.fspath(model)
-    name = getattr(getattr(model, "config", None), "_name_or_path", "") or getattr(model, "name_or_path", "")
-    if name:
-        return str(name)
-    from .gradients.cache import base_model_fingerprint
-
-    names = [n for n, _ in model.named_parameters(remove_duplicate=False)]
-    return f"{type(model).__name__}@{base_model_fingerprint(model, names)}"
-
-
-def _data_fingerprint(parts: Mapping[str, Any]) -> str:
-    """Hash of every column of every part (split or class) of the data."""
-    digest = hashlib.sha256()
-    for name in sorted(parts):
-        digest.update(f"\x1e{name}".encode())
-        for column in sorted(parts[name].column_names):
-            digest.update(f"\x1d{column}".encode())
-            digest.update("\x1f".join(map(str, parts[name][column])).encode())
-    return digest.hexdigest()[:20]
-
-
-def _is_per_class(data: Any) -> bool:
-    """`{class: rows}` rather than a `DatasetDict` or a dict of columns (the rule `TextPredictionTrainer` applies)."""
-    from datasets import DatasetDict
-
-    from .training.rows import ROW_COLUMNS
-
-    return isinstance(data, Mapping) and not isinstance(data, DatasetDict) and not set(ROW_COLUMNS) & set(data)
-
-
-def _as_dataset(rows: Any, name: str) -> Any:
-    """Per-class rows (a `Dataset`, a list of dicts or a DataFrame) as a `Dataset`."""
-    from datasets import Dataset
-
-    if isinstance(rows, Dataset):
-        return rows
-    if hasattr(rows, "columns") and hasattr(rows, "to_dict"):
-        return Dataset.from_pandas(rows, preserve_index=False)
-    if isinstance(rows, Sequence) and not isinstance(rows, str):
-        return Dataset.from_list(list(rows))
-    raise TypeError(
-        f"Rows of class {name!r} must be a Dataset, a list of dicts or a DataFrame, not {type(rows).__name__}."
-    )
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _write_json(path: Path, value: Mapping[str, Any]) -> None:
-    """Write JSON atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
-    tmp.replace(path)

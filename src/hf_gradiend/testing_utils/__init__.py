@@ -40,6 +40,16 @@ _TEMPLATES = (
 _EXTRA_WORDS = "the a of and to in it is was that for on with as i we you [MASK]".split()
 
 
+__all__ = [
+    "tiny_bert",
+    "tiny_bpe_tokenizer",
+    "tiny_gpt2",
+    "tiny_llama",
+    "tiny_wordpiece_tokenizer",
+    "toy_rows",
+    "toy_templates",
+]
+
 def toy_rows(seed: int = 0) -> list[dict]:
     """
     A toy 3SG-vs-3PL dataset: every template with every singular pronoun (alternative "they") and with "they"

@@ -14,9 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import finite_number
-from .direction import adapter_config_from_direction
-from .output import atomic_directory, check_output_dir, write_provenance
+from .._version import __version__
+from ..cards import adapter_card, rewritten_model_card
+from ..rewrite import adapter_config_from_direction
+from ..rewrite.config import finite_number
+from ..rewrite.output import atomic_directory, check_output_dir, write_provenance
 
 WEAKEN_SUFFIX = "_weaken"
 """Decoder results key suffix of the entry that weakens a class (`"3SG_weaken"`); strengthening uses the bare class."""
@@ -240,8 +242,6 @@ class RewriteMixin:
 
     def _write(self, peft_model, folder: Path, choice: RewriteChoice, provenance: dict, repo_id: str | None,
                save_adapter: bool) -> nn.Module:
-        from ..cards import adapter_card, rewritten_model_card
-
         config = peft_model.peft_config["default"]
         architecture = type(peft_model.get_base_model()).__name__
         if save_adapter:
@@ -294,8 +294,6 @@ def _content_hash(direction) -> str:
 
 
 def _provenance(direction, base: nn.Module, choice: RewriteChoice) -> dict[str, Any]:
-    from .. import __version__
-
     config = direction.config
     return {
         "base_model": config.base_model_name_or_path,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..evaluation.decoder import evaluate_decoder_grid, selection_targets
+from ..evaluation.encoder import analyze_encoder
+from ..evaluation.grid_config import DecoderGridConfig, grid_config
+from ..evaluation.policies import resolve_policy
+from ..evaluation.texts import class_words
 from ..gradients.objectives import unwrap_model
-from .decoder import DEFAULT_FEATURE_VALUES, evaluate_decoder_grid, selection_targets
-from .encoder import analyze_encoder
-from .lms import DEFAULT_MASK_RATIO
-from .policies import SelectionPolicy, resolve_policy
-from .texts import class_words
 
 SPLITS = ("train", "validation", "test")
 
@@ -44,7 +43,7 @@ class EvaluationMixin:
         return rows
 
     def _neutral_texts(self, neutral_data: Any) -> list[str] | None:
-        from ..training.rows import as_neutral_dataset
+        from ..rows import as_neutral_dataset
 
         data = as_neutral_dataset(neutral_data) if neutral_data is not None else self.eval_neutral_data
         return None if data is None else list(data["text"])
@@ -52,9 +51,9 @@ class EvaluationMixin:
     def _plot_path(self, plot: bool | str | os.PathLike, name: str) -> Path | None:
         if plot is False or plot is None:
             return None
-        from ..plotting.overlap import _check_output_path
+        from ..plotting import check_output_path
 
-        return _check_output_path(Path(self.args.output_dir) / name if plot is True else plot)
+        return check_output_path(Path(self.args.output_dir) / name if plot is True else plot)
 
     # ---------------------------------------------------------------------------------------------- encoder
     def evaluate_encoder(
@@ -120,7 +119,7 @@ class EvaluationMixin:
         )
         report["split"] = split
         if path is not None:
-            from ..plotting.encoder import plot_encoder_distributions
+            from ..plotting import plot_encoder_distributions
 
             _, written = plot_encoder_distributions(
                 report["encodings"], self.feature_classes, output_path=path, boundary=boundary,
@@ -137,17 +136,11 @@ class EvaluationMixin:
         target_class: str | None = None,
         increase: bool | None = True,
         plot: bool | str | os.PathLike = False,
-        learning_rates: Sequence[float] | None = None,
-        feature_values: Sequence[float] = DEFAULT_FEATURE_VALUES,
-        policy: str | SelectionPolicy | None = "lms_threshold",
+        *,
+        config: DecoderGridConfig | None = None,
         split: str = "test",
-        max_size: int | None = None,
         neutral_data: Any = None,
-        batch_size: int | None = None,
-        early_stop: bool = True,
-        mask_ratio: float = DEFAULT_MASK_RATIO,
-        case_variants: bool = True,
-        seed: int = 0,
+        **overrides: Any,
     ) -> dict[str, Any]:
         r"""
         Choose a rewrite `θ + α·dec(h)` of the base model per class from a grid of learning rates α and feature
@@ -167,23 +160,18 @@ class EvaluationMixin:
                 key `"<class>_weaken"`) or both (`None`).
             plot (`bool` or path, *optional*, defaults to `False`): Draw probability shift and LMS against α with
                 the chosen point marked, to `<output_dir>/decoder_<split>.png` or to the given path.
-            learning_rates (`list[float]`, *optional*): α values; 1e-3 … 100 in 1-2-5 steps by default.
-            feature_values (`list[float]`, *optional*, defaults to `(1.0, 0.0, -1.0)`): h values.
-            policy (`str` or `SelectionPolicy`, *optional*, defaults to `"lms_threshold"`): `"lms_threshold"` (the
-                largest gain with LMS ≥ 0.99 × base LMS; fallback the smallest α with a warning),
-                `"lms_times_metric"` (argmax of metric × LMS) or a `SelectionPolicy` instance.
+            config ([`DecoderGridConfig`], *optional*): The grid options — `learning_rates` (1e-3 … 100 in 1-2-5
+                steps by default), `feature_values` (`[1.0, 0.0, -1.0]`), `policy` (`"lms_threshold"`: the largest
+                gain with LMS ≥ 0.99 × base LMS, fallback the smallest α with a warning; `"lms_times_metric"`: argmax
+                of metric × LMS; or a `SelectionPolicy` instance), `early_stop`, `mask_ratio`, `case_variants`,
+                `max_size`, `batch_size` (`per_device_eval_batch_size` when unset) and `seed`. The defaults when
+                omitted.
             split (`str`, *optional*, defaults to `"test"`): Split whose masked texts give the probabilities.
-            max_size (`int`, *optional*): At most this many rows per class and this many neutral texts.
             neutral_data (`Dataset` with `text` or `list[str]`, *optional*): Overrides `eval_neutral_data`. Texts with
                 target words are dropped (warning; the count is in `settings["neutral_dropped"]`). Without neutral
                 data the split's texts with the factual word filled in are used.
-            batch_size (`int`, *optional*): Texts per forward pass; `per_device_eval_batch_size` by default.
-            early_stop (`bool`, *optional*, defaults to `True`): Start each direction at its middle α, stop raising
-                it once the policy says larger α cannot be chosen and lowering it once a point dominates the
-                smaller ones; such points are listed as skipped with the reason. `False` scores every point.
-            mask_ratio (`float`, *optional*, defaults to 0.15): Masked share in the masked-LM LMS.
-            case_variants (`bool`, *optional*, defaults to `True`): Sum the class words' case variants.
-            seed (`int`, *optional*, defaults to 0): Seed of the LMS masks and of `max_size` sampling.
+            **overrides: Any [`DecoderGridConfig`] field by name (`learning_rates=...`, `policy=...`), applied on
+                top of `config`.
 
         Returns:
             `dict` with one entry per selection (`"<class>"` / `"<class>_weaken"`), each with `learning_rate`,
@@ -197,12 +185,16 @@ class EvaluationMixin:
         ```python
         >>> results = trainer.evaluate_decoder(target_class="3PL", plot=True)
         >>> results["3PL"]["learning_rate"], results["3PL"]["feature_value"], results["3PL"]["lms"]
+        >>> from hf_gradiend.evaluation import DecoderGridConfig
+        >>> results = trainer.evaluate_decoder(config=DecoderGridConfig(learning_rates=[0.01, 0.1]), seed=1)
         ```
         """
+        config = grid_config(config, **overrides)
         selection_targets(self.feature_classes, target_class, increase)  # fail before any work
-        resolve_policy(policy)
+        resolve_policy(config.policy)
         path = self._plot_path(plot, f"decoder_{split}.png")
         rows = self._rows(split)
+        batch_size = config.batch_size or self.args.per_device_eval_batch_size
         results = evaluate_decoder_grid(
             unwrap_model(self.base_model),
             self.tokenizer,
@@ -211,22 +203,15 @@ class EvaluationMixin:
             neutral_texts=self._neutral_texts(neutral_data),
             target_class=target_class,
             increase=increase,
-            learning_rates=learning_rates,
-            feature_values=feature_values,
-            policy=policy,
+            config=config,
+            batch_size=batch_size,
             feature_classes=self.feature_classes,
             words=self.target_words(),
             objective=self.engine.objective,
-            max_size=max_size,
-            batch_size=batch_size or self.args.per_device_eval_batch_size,
-            early_stop=early_stop,
-            mask_ratio=mask_ratio,
-            case_variants=case_variants,
-            seed=seed,
         )
         results["settings"]["split"] = split
         if path is not None:
-            from ..plotting.decoder import plot_decoder_grid
+            from ..plotting import plot_decoder_grid
 
             _, written = plot_decoder_grid(results, output_path=path, title=f"Decoder grid ({split} split)")
             results["plot_path"] = str(written)
